@@ -1,0 +1,48 @@
+# kvm-bt top-level build: QEMU 7.2 (Debian source) + our overlay, guest
+# images, tests. Everything fetched or built goes to $(KVM_BT_CACHE).
+# See README.md; 'make help' lists the targets.
+SHELL := /bin/bash
+-include config.mk
+KVM_BT_CACHE ?= $(HOME)/.cache/kvm-bt
+export KVM_BT_CACHE
+CORE_BUILD := $(KVM_BT_CACHE)/core-build
+
+.PHONY: all help setup qemu guests core check demo clean distclean
+
+all: qemu core
+
+help:
+	@echo "make            build qemu-system-ppc (QEMU 7.2 + kvm-bt) and the translator core"
+	@echo "make setup      install the Debian packages everything needs (scripts/setup.sh)"
+	@echo "make guests     build the stock and PV Linux guests and the workload"
+	@echo "make check      build everything and run every test (tests/run.py)"
+	@echo "make demo       boot the stock guest and print its summary (scripts/demo.sh)"
+	@echo "make clean      remove build outputs, keep fetched sources"
+	@echo "make distclean  remove the whole cache ($(KVM_BT_CACHE))"
+
+setup:
+	scripts/setup.sh
+
+qemu:
+	scripts/build-qemu.sh
+
+guests:
+	scripts/build-guests.sh
+
+# Debian's meson runs on Debian's python, whatever else is in PATH.
+core:
+	@export PATH=/usr/bin:$$PATH; \
+	if [ ! -f $(CORE_BUILD)/build.ninja ]; then meson setup $(CORE_BUILD) . >/dev/null; fi; \
+	ninja -C $(CORE_BUILD) >/dev/null
+
+check: qemu guests core
+	python3 tests/run.py $(SUITES)
+
+demo: qemu guests
+	scripts/demo.sh
+
+clean:
+	rm -rf $(CORE_BUILD) $(KVM_BT_CACHE)/qemu/build $(KVM_BT_CACHE)/linux/build-*
+
+distclean:
+	rm -rf $(KVM_BT_CACHE)

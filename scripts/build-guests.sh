@@ -1,0 +1,115 @@
+#!/bin/bash
+# Build the guest images into $KVM_BT_CACHE/guests:
+#   workload         static PowerPC workload program (the initramfs' /init)
+#   vmlinux-stock    Linux 6.1, corenet32_smp_defconfig + guests/linux/kvm-bt.config
+#   vmlinux-pv       the same plus guests/linux/pv.config (CONFIG_KVM_GUEST=y)
+# Each output is keyed by a hash of everything it is made from; a key that
+# matches skips the build, anything else rebuilds incrementally.
+set -euo pipefail
+LOG_TAG=guests
+. "$(dirname "$0")/common.sh"
+
+GUESTS=$KVM_BT_CACHE/guests
+LINUX=$KVM_BT_CACHE/linux
+LINUX_SRC=$LINUX/src
+LINUX_TARBALL=/usr/src/linux-source-6.1.tar.xz
+CROSS=powerpc-linux-gnu-
+KMAKE=(make -s ARCH=powerpc CROSS_COMPILE=$CROSS -j"$KVM_BT_JOBS")
+
+take_lock "$KVM_BT_CACHE/guests.lock"
+use_ccache
+mkdir -p "$GUESTS"
+
+command -v ${CROSS}gcc >/dev/null || die "${CROSS}gcc not found: run scripts/setup.sh"
+[ -f "$LINUX_TARBALL" ] || die "$LINUX_TARBALL not found: run scripts/setup.sh (package linux-source-6.1)"
+LINUX_VERSION=$(dpkg-query -W -f='${Version}' linux-source-6.1)
+
+build_workload() {
+    local src=$KVM_BT_TOP/guests/workload/workload.c
+    local key out=$GUESTS/workload
+    key=$(hash_files "$src")
+    if [ -x "$out" ] && [ "$(cat "$out.key" 2>/dev/null)" = "$key" ]; then
+        return
+    fi
+    log "building workload"
+    ${CROSS}gcc -static -O2 -Wall -Wextra -Werror -o "$out.tmp" "$src"
+    mv "$out.tmp" "$out"
+    echo "$key" > "$out.key"
+    cat > "$GUESTS/initramfs.list.tmp" <<EOL
+dir /dev 0755 0 0
+nod /dev/console 0600 0 0 c 5 1
+dir /proc 0555 0 0
+file /init $out 0755 0 0
+EOL
+    mv "$GUESTS/initramfs.list.tmp" "$GUESTS/initramfs.list"
+}
+
+unpack_linux() {
+    if stamp_ok "$LINUX_SRC" "$LINUX_VERSION"; then
+        return
+    fi
+    log "unpacking linux-source-6.1 $LINUX_VERSION"
+    rm -rf "$LINUX_SRC" "$LINUX/unpack.tmp" "$LINUX"/build-*
+    mkdir -p "$LINUX/unpack.tmp"
+    tar -C "$LINUX/unpack.tmp" -xJf "$LINUX_TARBALL"
+    mv "$LINUX/unpack.tmp/linux-source-6.1" "$LINUX_SRC"
+    rm -rf "$LINUX/unpack.tmp"
+    stamp_write "$LINUX_SRC" "$LINUX_VERSION"
+}
+
+# build_kernel NAME FRAGMENT... : vmlinux-NAME from the listed config fragments
+build_kernel() {
+    local name=$1; shift
+    local frags=("$@")
+    local out=$GUESTS/vmlinux-$name bdir=$LINUX/build-$name key
+    key="$LINUX_VERSION $(hash_files "${frags[@]}" "$GUESTS/workload")"
+    if [ -f "$out" ] && [ "$(cat "$out.key" 2>/dev/null)" = "$key" ]; then
+        log "vmlinux-$name up to date"
+        return
+    fi
+    # A PV build differs from stock in a handful of options: start from the
+    # stock objects so only what depends on them is rebuilt.
+    if [ ! -f "$bdir/.config" ] && [ -n "${SEED_FROM:-}" ] && [ -f "$LINUX/build-$SEED_FROM/vmlinux" ]; then
+        log "seeding build-$name from build-$SEED_FROM"
+        rm -rf "$bdir.tmp" && cp -a "$LINUX/build-$SEED_FROM" "$bdir.tmp" && mv "$bdir.tmp" "$bdir"
+    fi
+    mkdir -p "$bdir"
+    local merged=$bdir/kvm-bt.fragment
+    # Later fragments override earlier ones, option by option.
+    cat "${frags[@]}" | sed "s|@INITRAMFS_LIST@|$GUESTS/initramfs.list|" \
+        | awk '/^(# )?CONFIG_/ { match($0, /CONFIG_[A-Za-z0-9_]+/); k = substr($0, RSTART, RLENGTH);
+                                  if (!(k in v)) order[++n] = k; v[k] = $0 }
+               END { for (i = 1; i <= n; i++) print v[order[i]] }' > "$merged.tmp"
+    mv "$merged.tmp" "$merged"
+    log "configuring vmlinux-$name"
+    "${KMAKE[@]}" -C "$LINUX_SRC" O="$bdir" corenet32_smp_defconfig > "$bdir/config.log" 2>&1
+    (cd "$bdir" && KCONFIG_CONFIG=.config "$LINUX_SRC/scripts/kconfig/merge_config.sh" \
+        -m -O "$bdir" .config "$merged" >> config.log 2>&1)
+    "${KMAKE[@]}" -C "$LINUX_SRC" O="$bdir" olddefconfig >> "$bdir/config.log" 2>&1
+    # Every option the fragments ask for must have taken.
+    local line opt bad=()
+    while IFS= read -r line; do
+        case "$line" in
+            "# CONFIG_"*" is not set") opt=${line#\# }; opt=${opt%% *}
+                ! grep -q "^$opt=" "$bdir/.config" || bad+=("$opt is still set") ;;
+            CONFIG_*=*) grep -qxF "$line" "$bdir/.config" || bad+=("'$line' did not take") ;;
+        esac
+    done < "$merged"
+    [ ${#bad[@]} = 0 ] || die "vmlinux-$name configuration: ${bad[*]} (a dependency overrides the fragment; see $bdir/config.log)"
+    log "building vmlinux-$name (make -j$KVM_BT_JOBS; a cold build takes ~8 min on 2 cores)"
+    local start=$(date +%s)
+    if ! "${KMAKE[@]}" -C "$LINUX_SRC" O="$bdir" vmlinux > "$bdir/build.log" 2>&1; then
+        grep -E 'error|Error' "$bdir/build.log" | head -20 >&2
+        die "kernel build failed (log: $bdir/build.log)"
+    fi
+    cp "$bdir/vmlinux" "$out.tmp" && mv "$out.tmp" "$out"
+    cp "$bdir/System.map" "$out.map"
+    echo "$key" > "$out.key"
+    log "vmlinux-$name built in $(( $(date +%s) - start ))s"
+}
+
+build_workload
+unpack_linux
+build_kernel stock "$KVM_BT_TOP/guests/linux/kvm-bt.config"
+SEED_FROM=stock build_kernel pv "$KVM_BT_TOP/guests/linux/kvm-bt.config" "$KVM_BT_TOP/guests/linux/pv.config"
+log "guest images in $GUESTS"

@@ -1,0 +1,82 @@
+"""Helpers for tests and tools that run kvm-bt guests: paths, QEMU command
+lines, workload output parsing and the workload's expected check values."""
+import os
+import re
+import subprocess
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CACHE = os.environ.get("KVM_BT_CACHE") or os.path.join(
+    os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "kvm-bt")
+QEMU = os.path.join(CACHE, "qemu", "build", "qemu-system-ppc")
+GUESTS = os.path.join(CACHE, "guests")
+
+BENCHES = ["null", "fork", "exec", "pagefault", "pipe", "ctxsw"]
+# Small repetition counts for tests; the benchmark uses the workload's defaults.
+TEST_ITERS = {"null": 2000, "fork": 20, "exec": 20, "pagefault": 512, "pipe": 500, "ctxsw": 200}
+
+
+def kernel(flavour="stock"):
+    path = os.path.join(GUESTS, "vmlinux-" + flavour)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path} missing: run 'make guests'")
+    return path
+
+
+def cmdline(iters=None):
+    args = ["console=ttyS0"]
+    for name, n in (iters or {}).items():
+        args.append(f"wl.{name}={n}")
+    return " ".join(args)
+
+
+def qemu_args(accel="tcg", flavour="stock", iters=None, smp=1, extra=()):
+    return [QEMU, "-M", "ppce500", "-cpu", "e500mc", "-m", "256", "-smp", str(smp),
+            "-nographic", "-no-reboot", "-accel", accel,
+            "-kernel", kernel(flavour), "-append", cmdline(iters), *extra]
+
+
+def run_guest(args, timeout):
+    """Run QEMU until it exits; returns (exit code or None on timeout, output, seconds)."""
+    start = time.monotonic()
+    with subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT) as p:
+        try:
+            out, _ = p.communicate(timeout=timeout)
+            rc = p.returncode
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, _ = p.communicate()
+            rc = None
+    return rc, out.decode(errors="replace"), time.monotonic() - start
+
+
+LINE_RE = re.compile(r"^KVMBT-(\w+)((?: \w+=\S+)*)\s*$")
+
+
+def parse_workload(output):
+    """KVMBT-* lines as (what, {key: value}) in output order."""
+    rows = []
+    for line in output.splitlines():
+        m = LINE_RE.match(line.strip())
+        if m:
+            fields = dict(kv.split("=", 1) for kv in m.group(2).split())
+            rows.append((m.group(1), fields))
+    return rows
+
+
+def deterministic(rows):
+    """The workload lines without timing fields: equal across accelerators."""
+    return [(what, {k: v for k, v in f.items() if not k.endswith("_ns")}) for what, f in rows]
+
+
+def expected_check(bench, iters):
+    """The workload's check value for a bench run with @iters repetitions."""
+    if bench in ("null", "exec"):
+        return 0                      # getppid() of init; children exit 0
+    if bench == "fork":
+        return 7 * iters              # children _exit(7)
+    if bench == "pagefault":
+        return sum(i & 0xff for i in range(iters))
+    hops = {"pipe": 1, "ctxsw": 3}[bench]   # children in the token ring
+    return sum((hops * r) & 0xff for r in range(1, iters + 1))
