@@ -32,7 +32,7 @@ def cmdline(iters=None):
 
 def qemu_args(accel="tcg", flavour="stock", iters=None, smp=1, extra=()):
     return [QEMU, "-M", "ppce500", "-cpu", "e500mc", "-m", "256", "-smp", str(smp),
-            "-nographic", "-no-reboot", "-accel", accel,
+            "-nographic", "-no-reboot", "-nic", "none", "-accel", accel,
             "-kernel", kernel(flavour), "-append", cmdline(iters), *extra]
 
 
