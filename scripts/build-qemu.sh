@@ -7,7 +7,7 @@ set -euo pipefail
 LOG_TAG=qemu
 . "$(dirname "$0")/common.sh"
 
-OVERLAY_DIRS="accel/kvm-bt hw/ppc target/ppc tests/qtest docs"
+OVERLAY_DIRS="accel/kvm-bt hw/ppc target/ppc tests/qtest docs qapi"
 CONFIGURE_ARGS=(
     --target-list=ppc-softmmu --without-default-features
     --enable-system --enable-tcg --enable-fdt=system --enable-plugins --enable-slirp
@@ -137,7 +137,7 @@ configure_build
 log "building qemu-system-ppc (ninja -j$KVM_BT_JOBS)"
 start=$(date +%s)
 ninja -C "$QEMU_BUILD" -j"$KVM_BT_JOBS" ${KVM_BT_QEMU_TARGETS:-qemu-system-ppc} \
-    | { if [ -t 1 ]; then cat; else grep --line-buffered -E '^\[[0-9]+/[0-9]+\]|error|FAILED' \
-        | awk '/error|FAILED/ {print; next} {split($1,a,"[/[\\]]"); n=a[2]; t=a[3]; if (t>0 && (n*10/t > p || n==t)) {p=int(n*10/t)+1; print "  " $1 " " int(n*100/t) "%"; fflush()}}'; fi; }
+    | { if [ -t 1 ]; then cat; else grep --line-buffered -E '^\[[0-9]+/[0-9]+\]|error:|undefined reference|FAILED:' \
+        | awk '/error:|undefined reference|FAILED:/ {print substr($0, 1, 300); next} {split($1,a,"[/[\\]]"); n=a[2]; t=a[3]; if (t>0 && (n*10/t > p || n==t)) {p=int(n*10/t)+1; print "  " $1 " " int(n*100/t) "%"; fflush()}}'; fi; }
 [ "${PIPESTATUS[0]}" = 0 ] || die "QEMU build failed"
 log "built $QEMU_BIN in $(( $(date +%s) - start ))s"

@@ -17,7 +17,8 @@ CORE = os.path.join(CACHE, "core-build")
 PY = sys.executable
 
 SUITES = [
-    ("unit", [os.path.join(CORE, "test-ppc-insn")]),
+    ("unit-ppc-insn", [os.path.join(CORE, "test-ppc-insn")]),
+    ("unit-site-table", [os.path.join(CORE, "test-site-table")]),
     ("oracle", [PY, "tests/unit/ppc-insn-oracle.py", os.path.join(CORE, "ppc-insn-tool")]),
     ("boot", [PY, "tests/guest/test_boot.py"]),
 ]

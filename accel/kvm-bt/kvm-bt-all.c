@@ -1,0 +1,214 @@
+/*
+ * kvm-bt: the accelerator — a software trap-and-emulate monitor with KVM
+ * BookE semantics, built on TCG
+ *
+ * "-accel kvm-bt" is a subclass of the TCG accelerator: TCG is the
+ * hardware; the guest kernel runs de-privileged on it and every privileged
+ * instruction and interrupt exits to the monitor (kvm-bt-exit.c).
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "qemu/osdep.h"
+#include "qapi/error.h"
+#include "qapi/visitor.h"
+#include "qemu/accel.h"
+#include "qemu/error-report.h"
+#include "qemu/notify.h"
+#include "qom/object.h"
+#include "sysemu/accel-ops.h"
+#include "sysemu/cpu-timers.h"
+#include "sysemu/sysemu.h"
+#include "hw/boards.h"
+#include "hw/core/cpu.h"
+#include "cpu.h"
+#include "../tcg/tcg-accel-ops.h"
+#include "kvm-bt-hooks.h"
+#include "kvm-bt-internal.h"
+
+bool kvm_bt_allowed;
+KvmBtState kvm_bt_state = { .exit_cost_ns = -1 };
+
+/* The CPU models whose trap-and-emulate virtualization KVM BookE provides. */
+static const char *const supported_cpus[] = { "e500v2", "e500mc" };
+
+static AccelClass *tcg_accel_class(void)
+{
+    return ACCEL_CLASS(object_class_by_name(ACCEL_CLASS_NAME("tcg")));
+}
+
+static int kvm_bt_init_machine(MachineState *ms)
+{
+    KvmBtState *s = &kvm_bt_state;
+    int ret;
+
+    if (!object_dynamic_cast(OBJECT(ms), MACHINE_TYPE_NAME("ppce500"))) {
+        error_report("kvm-bt: machine '%s' is not supported; use -M ppce500",
+                     MACHINE_GET_CLASS(ms)->name);
+        return -ENOTSUP;
+    }
+    if (s->bt) {
+        error_report("kvm-bt: bt=on is not available yet; use bt=off");
+        return -ENOTSUP;
+    }
+    if (s->pv) {
+        error_report("kvm-bt: pv=on is not available yet; use pv=off");
+        return -ENOTSUP;
+    }
+    if (s->exit_cost_ns >= 0 && !icount_enabled()) {
+        error_report("kvm-bt: exit-cost-ns needs -icount: without it, guest time is "
+                     "host time and exits already cost what they cost");
+        return -EINVAL;
+    }
+    if (s->stats_path) {
+        /* fail now, not after the guest ran for an hour */
+        s->stats_file = fopen(s->stats_path, "w");
+        if (!s->stats_file) {
+            error_report("kvm-bt: cannot write stats-file '%s': %s",
+                         s->stats_path, strerror(errno));
+            return -errno;
+        }
+    }
+
+    ret = tcg_accel_class()->init_machine(ms);
+    if (ret < 0) {
+        return ret;
+    }
+    s->nr_vcpus = ms->smp.max_cpus;
+    s->vcpus = g_new0(KvmBtVcpu, s->nr_vcpus);
+    for (unsigned i = 0; i < s->nr_vcpus; i++) {
+        qemu_mutex_init(&s->vcpus[i].lock);
+        kvm_bt_sites_init(&s->vcpus[i].sites);
+    }
+    kvm_bt_allowed = true;
+    tcg_cpu_exec_hook = kvm_bt_vcpu_exec;
+    return 0;
+}
+
+static void kvm_bt_exit_notify(Notifier *n, void *data)
+{
+    kvm_bt_stats_write_file();
+}
+static Notifier kvm_bt_exit_notifier = { .notify = kvm_bt_exit_notify };
+
+/* After the board is built: check the CPU model, then start trapping. */
+static void kvm_bt_setup_post(MachineState *ms, AccelState *accel)
+{
+    const char *model = ms->cpu_type;
+    CPUState *cs;
+    bool ok = false;
+
+    for (size_t i = 0; i < ARRAY_SIZE(supported_cpus); i++) {
+        ok |= model && g_str_has_prefix(model, supported_cpus[i]);
+    }
+    if (!ok) {
+        error_report("kvm-bt: CPU model '%s' is not supported; use -cpu e500mc or -cpu e500v2",
+                     model ? model : "(none)");
+        exit(1);
+    }
+    CPU_FOREACH(cs) {
+        kvm_bt_vcpu_enable_trap(cs);
+    }
+    qemu_add_exit_notifier(&kvm_bt_exit_notifier);
+}
+
+static bool kvm_bt_get_bt(Object *obj, Error **errp)
+{
+    return kvm_bt_state.bt;
+}
+
+static void kvm_bt_set_bt(Object *obj, bool value, Error **errp)
+{
+    kvm_bt_state.bt = value;
+}
+
+static bool kvm_bt_get_pv(Object *obj, Error **errp)
+{
+    return kvm_bt_state.pv;
+}
+
+static void kvm_bt_set_pv(Object *obj, bool value, Error **errp)
+{
+    kvm_bt_state.pv = value;
+}
+
+static char *kvm_bt_get_stats_file(Object *obj, Error **errp)
+{
+    return g_strdup(kvm_bt_state.stats_path);
+}
+
+static void kvm_bt_set_stats_file(Object *obj, const char *value, Error **errp)
+{
+    if (!*value) {
+        error_setg(errp, "stats-file must name a file");
+        return;
+    }
+    g_free(kvm_bt_state.stats_path);
+    kvm_bt_state.stats_path = g_strdup(value);
+}
+
+static void kvm_bt_get_exit_cost(Object *obj, Visitor *v, const char *name,
+                                 void *opaque, Error **errp)
+{
+    int64_t value = kvm_bt_exit_cost_ns();
+
+    visit_type_int64(v, name, &value, errp);
+}
+
+static void kvm_bt_set_exit_cost(Object *obj, Visitor *v, const char *name,
+                                 void *opaque, Error **errp)
+{
+    int64_t value;
+
+    if (!visit_type_int64(v, name, &value, errp)) {
+        return;
+    }
+    if (value < 0 || value > 1000000000) {
+        error_setg(errp, "exit-cost-ns must be between 0 and 1000000000");
+        return;
+    }
+    kvm_bt_state.exit_cost_ns = value;
+}
+
+static void kvm_bt_accel_class_init(ObjectClass *oc, void *data)
+{
+    AccelClass *ac = ACCEL_CLASS(oc);
+
+    ac->name = "kvm-bt";
+    ac->init_machine = kvm_bt_init_machine;
+    ac->setup_post = kvm_bt_setup_post;
+
+    object_class_property_add_bool(oc, "bt", kvm_bt_get_bt, kvm_bt_set_bt);
+    object_class_property_set_description(oc, "bt",
+        "Translate hot privileged instructions in guest memory (binary translation)");
+    object_class_property_add_bool(oc, "pv", kvm_bt_get_pv, kvm_bt_set_pv);
+    object_class_property_set_description(oc, "pv",
+        "Offer the KVM paravirtual interface (magic page, hypercalls)");
+    object_class_property_add_str(oc, "stats-file", kvm_bt_get_stats_file,
+                                  kvm_bt_set_stats_file);
+    object_class_property_set_description(oc, "stats-file",
+        "Write exit accounting as JSON to this file when QEMU exits");
+    object_class_property_add(oc, "exit-cost-ns", "int", kvm_bt_get_exit_cost,
+                              kvm_bt_set_exit_cost, NULL, NULL);
+    object_class_property_set_description(oc, "exit-cost-ns",
+        "Virtual time charged per exit under -icount (default "
+        stringify(KVM_BT_DEFAULT_EXIT_COST_NS) ")");
+}
+
+static const TypeInfo kvm_bt_accel_type = {
+    .name = TYPE_KVM_BT_ACCEL,
+    .parent = ACCEL_CLASS_NAME("tcg"),
+    .class_init = kvm_bt_accel_class_init,
+};
+
+/* The vCPU threads are TCG's; kvm_bt_vcpu_exec() runs inside them. */
+static const TypeInfo kvm_bt_accel_ops_type = {
+    .name = ACCEL_OPS_NAME("kvm-bt"),
+    .parent = ACCEL_OPS_NAME("tcg"),
+};
+
+static void kvm_bt_register_types(void)
+{
+    type_register_static(&kvm_bt_accel_type);
+    type_register_static(&kvm_bt_accel_ops_type);
+}
+type_init(kvm_bt_register_types);

@@ -1,0 +1,263 @@
+/*
+ * kvm-bt: the monitor's vCPU loop — privileged-instruction exits and
+ * interrupt reflections
+ *
+ * The guest kernel's translated code is compiled with HFLAGS_KVM_BT_TRAP,
+ * under which every instruction that would be privileged in problem state
+ * raises EXCP_KVM_BT_EXIT instead of executing. cpu_exec() returns that to
+ * kvm_bt_vcpu_exec(), which reads the vCPU through the KVM-shaped interface,
+ * classifies and accounts the exit, then has TCG execute that one
+ * instruction with full privilege as a single-instruction block, and
+ * resumes the guest.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "qemu/osdep.h"
+#include "qemu/error-report.h"
+#include "qemu/main-loop.h"
+#include "cpu.h"
+#include "exec/exec-all.h"
+#include "exec/helper-proto.h"
+#include "hw/core/cpu.h"
+#include "sysemu/cpu-timers.h"
+#include "sysemu/tcg.h"
+#include "helper_regs.h"
+#include "kvm-bt-hooks.h"
+#include "kvm-bt-internal.h"
+#include "kvm-bt-vcpu.h"
+#include "core/ppc-insn.h"
+#include "trace.h"
+
+/* Called from translated code in place of a privileged instruction. */
+void helper_kvm_bt_exit(CPUPPCState *env, uint32_t word)
+{
+    CPUState *cs = env_cpu(env);
+
+    kvm_bt_vcpu(cs)->exit_word = word;
+    cs->exception_index = EXCP_KVM_BT_EXIT;
+    /* restore nip to the instruction, and icount to before it */
+    cpu_loop_exit_restore(cs, GETPC());
+}
+
+void kvm_bt_vcpu_enable_trap(CPUState *cs)
+{
+    CPUPPCState *env = &POWERPC_CPU(cs)->env;
+
+    env->kvm_bt_trap = true;
+    hreg_compute_hflags(env);
+}
+
+static void set_trap(CPUPPCState *env, bool on)
+{
+    env->kvm_bt_trap = on;
+    hreg_compute_hflags(env);
+}
+
+int64_t kvm_bt_exit_cost_ns(void)
+{
+    if (!icount_enabled()) {
+        return 0;
+    }
+    return kvm_bt_state.exit_cost_ns >= 0 ? kvm_bt_state.exit_cost_ns
+                                          : KVM_BT_DEFAULT_EXIT_COST_NS;
+}
+
+/*
+ * Under icount, an exit costs virtual time: charge it as instructions the
+ * vCPU "executed", taken from its current budget. What does not fit in the
+ * budget is owed and charged when the vCPU next runs. Per vCPU, no lock.
+ */
+static void charge_exit_cost(CPUState *cs, KvmBtVcpu *v)
+{
+    int64_t cost = kvm_bt_exit_cost_ns();
+
+    if (cost) {
+        int64_t ns_per_insn = icount_to_ns(1);
+
+        v->cost_rem_ns += cost;
+        v->cost_debt += v->cost_rem_ns / ns_per_insn;
+        v->cost_rem_ns %= ns_per_insn;
+    }
+}
+
+static void pay_exit_cost(CPUState *cs, KvmBtVcpu *v)
+{
+    uint64_t take;
+
+    if (!v->cost_debt) {
+        return;
+    }
+    take = MIN(v->cost_debt, cs->icount_extra);
+    cs->icount_extra -= take;
+    v->cost_debt -= take;
+    if (v->cost_debt) {
+        uint64_t low = cpu_neg(cs)->icount_decr.u16.low;
+
+        take = MIN(v->cost_debt, low);
+        cpu_neg(cs)->icount_decr.u16.low = low - take;
+        v->cost_debt -= take;
+    }
+}
+
+static KvmBtExitClass interrupt_class(int excp)
+{
+    switch (excp) {
+    case POWERPC_EXCP_SYSCALL:  return KVM_BT_EXIT_SYSCALL;
+    case POWERPC_EXCP_DECR:     return KVM_BT_EXIT_DECREMENTER;
+    case POWERPC_EXCP_FIT:      return KVM_BT_EXIT_FIT;
+    case POWERPC_EXCP_WDT:      return KVM_BT_EXIT_WATCHDOG;
+    case POWERPC_EXCP_EXTERNAL: return KVM_BT_EXIT_EXTERNAL;
+    case POWERPC_EXCP_CRITICAL: return KVM_BT_EXIT_CRITICAL;
+    case POWERPC_EXCP_MCHECK:   return KVM_BT_EXIT_MCHECK;
+    case POWERPC_EXCP_DTLB:     return KVM_BT_EXIT_DTLB_MISS;
+    case POWERPC_EXCP_ITLB:     return KVM_BT_EXIT_ITLB_MISS;
+    case POWERPC_EXCP_DSI:      return KVM_BT_EXIT_DSI;
+    case POWERPC_EXCP_ISI:      return KVM_BT_EXIT_ISI;
+    case POWERPC_EXCP_PROGRAM:
+    case POWERPC_EXCP_HV_EMU:   return KVM_BT_EXIT_PROGRAM;
+    case POWERPC_EXCP_ALIGN:    return KVM_BT_EXIT_ALIGNMENT;
+    case POWERPC_EXCP_FPU:      return KVM_BT_EXIT_FPU_UNAVAIL;
+    case POWERPC_EXCP_SPEU:
+    case POWERPC_EXCP_EFPDI:
+    case POWERPC_EXCP_EFPRI:    return KVM_BT_EXIT_SPE;
+    case POWERPC_EXCP_DEBUG:    return KVM_BT_EXIT_DEBUG;
+    case POWERPC_EXCP_DOORI:
+    case POWERPC_EXCP_DOORCI:   return KVM_BT_EXIT_DOORBELL;
+    case POWERPC_EXCP_EPERFM:   return KVM_BT_EXIT_PERFMON;
+    default:                    return KVM_BT_EXIT_IRQ_OTHER;
+    }
+}
+
+void kvm_bt_reflect_interrupt(CPUState *cs, int excp)
+{
+    KvmBtVcpu *v = kvm_bt_vcpu(cs);
+    KvmBtExitClass cls = interrupt_class(excp);
+
+    qemu_mutex_lock(&v->lock);
+    v->exits[cls]++;
+    qemu_mutex_unlock(&v->lock);
+    trace_kvm_bt_reflect(cs->cpu_index, POWERPC_CPU(cs)->env.nip,
+                         kvm_bt_exit_class_name(cls));
+    charge_exit_cost(cs, v);
+    /*
+     * The interrupt is delivered by QEMU's own code right after this hook
+     * (as the monitor would); then cpu_exec() must come back to our loop.
+     */
+    v->reflected = true;
+    qatomic_set(&cs->exit_request, 1);
+}
+
+/* Account a privileged-instruction exit, as the monitor sees it. */
+static void handle_exit(CPUState *cs, KvmBtVcpu *v)
+{
+    struct kvm_regs regs;
+    KvmBtExitClass cls = kvm_bt_classify_insn(v->exit_word);
+    KvmBtSite *site;
+    bool warn = false;
+
+    kvm_bt_get_regs(cs, &regs);
+    qemu_mutex_lock(&v->lock);
+    site = kvm_bt_sites_find(&v->sites, regs.pc, v->exit_word);
+    if (!site) {
+        uint64_t pa = -1;
+
+        kvm_bt_translate(cs, regs.pc, true, &pa);
+        site = kvm_bt_sites_get(&v->sites, regs.pc, v->exit_word, pa, cls);
+    }
+    if (site) {
+        site->exits++;
+        if (cls == KVM_BT_EXIT_PRIV_OTHER && !site->warned) {
+            site->warned = warn = true;
+        }
+    }
+    v->exits[cls]++;
+    qemu_mutex_unlock(&v->lock);
+
+    if (warn) {
+        warn_report("kvm-bt: cannot classify privileged instruction 0x%08" PRIx32
+                    " at 0x%08" PRIx64 "; executing it as TCG would",
+                    v->exit_word, (uint64_t)regs.pc);
+    }
+    trace_kvm_bt_exit(cs->cpu_index, regs.pc, v->exit_word, kvm_bt_exit_class_name(cls));
+    charge_exit_cost(cs, v);
+}
+
+/* Something outside wants this vCPU back in the generic loop. */
+static bool must_return(CPUState *cs)
+{
+    return qatomic_read(&cs->stop) || !cpu_work_list_empty(cs) || cs->halted;
+}
+
+/*
+ * Execute the instruction that exited, once, with full privilege: a
+ * one-instruction block that ignores interrupts on entry, with the trap
+ * flag off; exit_request brings cpu_exec() back right after it.
+ */
+static int step_privileged(CPUState *cs, KvmBtVcpu *v)
+{
+    CPUPPCState *env = &POWERPC_CPU(cs)->env;
+    int r;
+
+    if (icount_enabled()) {
+        /* a CF_NOIRQ block runs regardless of budget: make sure it has one */
+        if (cpu_neg(cs)->icount_decr.u16.low == 0) {
+            uint64_t take = MIN(cs->icount_extra, 0xffff);
+
+            cpu_neg(cs)->icount_decr.u16.low = take;
+            cs->icount_extra -= take;
+        }
+        if (cpu_neg(cs)->icount_decr.u16.low == 0) {
+            /* none left: run it when the vCPU is scheduled again */
+            v->step_pending = true;
+            return EXCP_INTERRUPT;
+        }
+    }
+    v->step_pending = false;
+    set_trap(env, false);
+    cs->cflags_next_tb = (curr_cflags(cs) & ~CF_COUNT_MASK) | 1 |
+                         CF_NOIRQ | CF_NO_GOTO_TB | CF_NO_GOTO_PTR;
+    qatomic_set(&cs->exit_request, 1);
+    r = cpu_exec(cs);
+    set_trap(env, true);
+    return r;
+}
+
+/*
+ * The vCPU loop: TCG's loops (round-robin, MTTCG, icount) call this in place
+ * of cpu_exec() and act on what it returns exactly as on cpu_exec(). We stay
+ * here across exits and return only what is the generic loop's business:
+ * halts, debug, atomics, kicks and an exhausted icount budget.
+ */
+int kvm_bt_vcpu_exec(CPUState *cs)
+{
+    KvmBtVcpu *v = kvm_bt_vcpu(cs);
+    int r;
+
+    v->reflected = false;
+    if (v->step_pending) {
+        r = step_privileged(cs, v);
+        v->reflected = false;
+        if (r != EXCP_INTERRUPT || v->step_pending || must_return(cs)) {
+            return r;
+        }
+    }
+    for (;;) {
+        if (icount_enabled()) {
+            pay_exit_cost(cs, v);
+        }
+        r = cpu_exec(cs);
+        if (r == EXCP_KVM_BT_EXIT) {
+            handle_exit(cs, v);
+            r = step_privileged(cs, v);
+            /* our own exit_request: unless the step halted or similar */
+            v->reflected = r == EXCP_INTERRUPT && !v->step_pending;
+        }
+        if (r != EXCP_INTERRUPT || !v->reflected) {
+            return r;
+        }
+        v->reflected = false;
+        if (must_return(cs)) {
+            return r;
+        }
+    }
+}

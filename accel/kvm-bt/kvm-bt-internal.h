@@ -1,0 +1,67 @@
+/*
+ * kvm-bt: monitor state shared by the accelerator's files
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef KVM_BT_INTERNAL_H
+#define KVM_BT_INTERNAL_H
+
+#include "qemu/thread.h"
+#include "hw/core/cpu.h"
+#include "core/exit-class.h"
+#include "core/site-table.h"
+
+/*
+ * cpu_exec() returns this when translated code hit a privileged
+ * instruction: above EXCP_INTERRUPT so the TCG loop hands it back to us.
+ */
+#define EXCP_KVM_BT_EXIT    0x10100
+
+#define TYPE_KVM_BT_ACCEL ACCEL_CLASS_NAME("kvm-bt")
+
+/* Default virtual time charged per exit under icount (docs/kvm-bt.rst). */
+#define KVM_BT_DEFAULT_EXIT_COST_NS 400
+
+typedef struct KvmBtVcpu {
+    /*
+     * Taken by the vCPU's own thread on each exit and by readers (QMP, stats
+     * file). Per vCPU, so exits of different vCPUs never contend.
+     */
+    QemuMutex lock;
+    uint64_t exits[KVM_BT_EXIT__COUNT];
+    KvmBtSiteTable sites;
+
+    /* vCPU thread only */
+    uint32_t exit_word;         /* word of the instruction that exited */
+    bool step_pending;          /* exit accounted, instruction not yet run */
+    bool reflected;             /* an interrupt was delivered: exit to the loop */
+    uint64_t cost_debt;         /* icount instructions still to charge */
+    uint64_t cost_rem_ns;       /* sub-instruction remainder of exit costs */
+} KvmBtVcpu;
+
+typedef struct KvmBtState {
+    bool bt;
+    bool pv;
+    char *stats_path;
+    FILE *stats_file;
+    int64_t exit_cost_ns;       /* -1: not set on the command line */
+    unsigned nr_vcpus;
+    KvmBtVcpu *vcpus;
+} KvmBtState;
+
+extern KvmBtState kvm_bt_state;
+
+static inline KvmBtVcpu *kvm_bt_vcpu(CPUState *cs)
+{
+    return &kvm_bt_state.vcpus[cs->cpu_index];
+}
+
+/* kvm-bt-exit.c */
+int kvm_bt_vcpu_exec(CPUState *cs);
+void kvm_bt_vcpu_enable_trap(CPUState *cs);
+int64_t kvm_bt_exit_cost_ns(void);
+
+/* kvm-bt-stats.c */
+void kvm_bt_stats_write_file(void);
+
+#endif

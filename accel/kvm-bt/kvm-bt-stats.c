@@ -1,0 +1,280 @@
+/*
+ * kvm-bt: exit accounting for users — QMP query-kvm-bt, HMP info kvm-bt and
+ * the stats file written at exit
+ *
+ * Readers take each vCPU's lock in turn, so a query never stops more than
+ * one vCPU at a time, and only for as long as it takes to copy its counts.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "qemu/osdep.h"
+#include "qapi/error.h"
+#include "qapi/qapi-commands-kvm-bt.h"
+#include "qemu/error-report.h"
+#include "monitor/hmp.h"
+#include "monitor/monitor.h"
+#include "qapi/qmp/qdict.h"
+#include "kvm-bt-hooks.h"
+#include "kvm-bt-internal.h"
+#include "core/ppc-insn.h"
+
+#define DEFAULT_TOP 20
+
+typedef struct Snapshot {
+    uint64_t (*exits)[KVM_BT_EXIT__COUNT];   /* per vCPU */
+    uint64_t total[KVM_BT_EXIT__COUNT];
+    KvmBtSite *sites;       /* top sites over all vCPUs, most first */
+    unsigned *site_cpu;
+    size_t nr_sites;
+} Snapshot;
+
+typedef struct TopSite {
+    KvmBtSite site;
+    unsigned cpu;
+} TopSite;
+
+static int top_site_cmp(const void *a, const void *b)
+{
+    const TopSite *x = a, *y = b;
+
+    if (x->site.exits != y->site.exits) {
+        return x->site.exits < y->site.exits ? 1 : -1;
+    }
+    return x->cpu != y->cpu ? (x->cpu < y->cpu ? -1 : 1) : (x->site.ea < y->site.ea ? -1 : 1);
+}
+
+/* Copy counts and the @top busiest sites of every vCPU (@top < 0: all). */
+static void snapshot(Snapshot *snap, long top)
+{
+    KvmBtState *s = &kvm_bt_state;
+    g_autofree TopSite *all = NULL;
+    size_t n = 0;
+
+    memset(snap, 0, sizeof(*snap));
+    snap->exits = g_malloc0(MAX(s->nr_vcpus, 1) * sizeof(*snap->exits));
+    for (unsigned c = 0; c < s->nr_vcpus; c++) {
+        KvmBtVcpu *v = &s->vcpus[c];
+        size_t want;
+
+        qemu_mutex_lock(&v->lock);
+        memcpy(snap->exits[c], v->exits, sizeof(v->exits));
+        want = top < 0 ? v->sites.count : MIN((size_t)top, v->sites.count);
+        all = g_renew(TopSite, all, n + want);
+        {
+            g_autofree KvmBtSite *tmp = g_new(KvmBtSite, want ? want : 1);
+            size_t got = kvm_bt_sites_top(&v->sites, tmp, want);
+
+            for (size_t i = 0; i < got; i++) {
+                all[n++] = (TopSite){ .site = tmp[i], .cpu = c };
+            }
+        }
+        qemu_mutex_unlock(&v->lock);
+        for (int k = 0; k < KVM_BT_EXIT__COUNT; k++) {
+            snap->total[k] += snap->exits[c][k];
+        }
+    }
+    if (n) {
+        qsort(all, n, sizeof(*all), top_site_cmp);
+    }
+    if (top >= 0 && n > (size_t)top) {
+        n = top;
+    }
+    snap->sites = g_new(KvmBtSite, n ? n : 1);
+    snap->site_cpu = g_new(unsigned, n ? n : 1);
+    for (size_t i = 0; i < n; i++) {
+        snap->sites[i] = all[i].site;
+        snap->site_cpu[i] = all[i].cpu;
+    }
+    snap->nr_sites = n;
+}
+
+static void snapshot_free(Snapshot *snap)
+{
+    g_free(snap->exits);
+    g_free(snap->sites);
+    g_free(snap->site_cpu);
+}
+
+static uint64_t sum(const uint64_t *counts, bool privileged, bool reflected)
+{
+    uint64_t t = 0;
+
+    for (int k = 0; k < KVM_BT_EXIT__COUNT; k++) {
+        bool priv = kvm_bt_exit_is_privileged(k);
+        if ((priv && privileged) || (!priv && reflected)) {
+            t += counts[k];
+        }
+    }
+    return t;
+}
+
+static KvmBtExitCountList *class_list(const uint64_t *counts)
+{
+    KvmBtExitCountList *head = NULL, **tail = &head;
+
+    for (int k = 0; k < KVM_BT_EXIT__COUNT; k++) {
+        if (counts[k]) {
+            KvmBtExitCount *e = g_new0(KvmBtExitCount, 1);
+            e->q_class = g_strdup(kvm_bt_exit_class_name(k));
+            e->count = counts[k];
+            QAPI_LIST_APPEND(tail, e);
+        }
+    }
+    return head;
+}
+
+static char *insn_text(const KvmBtSite *site)
+{
+    PPCInsn insn;
+    char buf[64];
+
+    if (!ppc_insn_decode(site->word, &insn)) {
+        return g_strdup_printf(".long 0x%08" PRIx32, site->word);
+    }
+    ppc_insn_format(&insn, site->ea, buf, sizeof(buf));
+    return g_strdup(buf);
+}
+
+KvmBtInfo *qmp_query_kvm_bt(bool has_top, int64_t top, Error **errp)
+{
+    KvmBtInfo *info = g_new0(KvmBtInfo, 1);
+    KvmBtVcpuExitsList **vtail = &info->vcpus;
+    KvmBtSiteInfoList **stail = &info->sites;
+    Snapshot snap;
+
+    if (has_top && top < 0) {
+        error_setg(errp, "'top' must not be negative");
+        g_free(info);
+        return NULL;
+    }
+    info->enabled = kvm_bt_allowed;
+    info->bt = kvm_bt_state.bt;
+    info->pv = kvm_bt_state.pv;
+    info->exit_cost_ns = kvm_bt_allowed ? kvm_bt_exit_cost_ns() : 0;
+    snapshot(&snap, has_top ? top : DEFAULT_TOP);
+    info->privileged = sum(snap.total, true, false);
+    info->reflected = sum(snap.total, false, true);
+    info->total = info->privileged + info->reflected;
+    info->by_class = class_list(snap.total);
+    for (unsigned c = 0; c < kvm_bt_state.nr_vcpus; c++) {
+        KvmBtVcpuExits *e = g_new0(KvmBtVcpuExits, 1);
+
+        e->cpu = c;
+        e->total = sum(snap.exits[c], true, true);
+        e->by_class = class_list(snap.exits[c]);
+        QAPI_LIST_APPEND(vtail, e);
+    }
+    for (size_t i = 0; i < snap.nr_sites; i++) {
+        const KvmBtSite *site = &snap.sites[i];
+        KvmBtSiteInfo *e = g_new0(KvmBtSiteInfo, 1);
+
+        e->cpu = snap.site_cpu[i];
+        e->ea = site->ea;
+        e->pa = site->pa;
+        e->word = site->word;
+        e->insn = insn_text(site);
+        e->q_class = g_strdup(kvm_bt_exit_class_name(site->cls));
+        e->count = site->exits;
+        QAPI_LIST_APPEND(stail, e);
+    }
+    snapshot_free(&snap);
+    return info;
+}
+
+void hmp_info_kvm_bt(Monitor *mon, const QDict *qdict)
+{
+    Snapshot snap;
+    uint64_t priv, refl;
+
+    if (!kvm_bt_allowed) {
+        monitor_printf(mon, "kvm-bt is not the running accelerator\n");
+        return;
+    }
+    snapshot(&snap, DEFAULT_TOP);
+    priv = sum(snap.total, true, false);
+    refl = sum(snap.total, false, true);
+    monitor_printf(mon, "kvm-bt: bt=%s pv=%s exit-cost-ns=%" PRId64 "\n",
+                   kvm_bt_state.bt ? "on" : "off", kvm_bt_state.pv ? "on" : "off",
+                   kvm_bt_exit_cost_ns());
+    monitor_printf(mon, "exits: %" PRIu64 " (privileged %" PRIu64 ", reflected %" PRIu64 ")\n",
+                   priv + refl, priv, refl);
+    for (int k = 0; k < KVM_BT_EXIT__COUNT; k++) {
+        if (snap.total[k]) {
+            monitor_printf(mon, "  %-16s %12" PRIu64 "\n", kvm_bt_exit_class_name(k),
+                           snap.total[k]);
+        }
+    }
+    monitor_printf(mon, "top sites:\n%4s %10s %10s %-20s %12s\n",
+                   "cpu", "ea", "pa", "instruction", "exits");
+    for (size_t i = 0; i < snap.nr_sites; i++) {
+        g_autofree char *text = insn_text(&snap.sites[i]);
+
+        monitor_printf(mon, "%4u 0x%08" PRIx32 " 0x%08" PRIx64 " %-20s %12" PRIu64 "\n",
+                       snap.site_cpu[i], snap.sites[i].ea, snap.sites[i].pa, text,
+                       snap.sites[i].exits);
+    }
+    snapshot_free(&snap);
+}
+
+static void json_classes(GString *out, const uint64_t *counts)
+{
+    bool first = true;
+
+    g_string_append(out, "{");
+    for (int k = 0; k < KVM_BT_EXIT__COUNT; k++) {
+        if (counts[k]) {
+            g_string_append_printf(out, "%s\"%s\": %" PRIu64, first ? "" : ", ",
+                                   kvm_bt_exit_class_name(k), counts[k]);
+            first = false;
+        }
+    }
+    g_string_append(out, "}");
+}
+
+/* The stats file: every site of every vCPU, for scripts (docs/kvm-bt.rst). */
+void kvm_bt_stats_write_file(void)
+{
+    FILE *f = kvm_bt_state.stats_file;
+    g_autoptr(GString) out = g_string_new("");
+    Snapshot snap;
+    uint64_t priv, refl;
+
+    if (!f) {
+        return;
+    }
+    snapshot(&snap, -1);
+    priv = sum(snap.total, true, false);
+    refl = sum(snap.total, false, true);
+    g_string_append_printf(out, "{\n  \"accel\": {\"bt\": %s, \"pv\": %s, \"exit_cost_ns\": %" PRId64 "},\n",
+                           kvm_bt_state.bt ? "true" : "false", kvm_bt_state.pv ? "true" : "false",
+                           kvm_bt_exit_cost_ns());
+    g_string_append_printf(out, "  \"exits\": {\"total\": %" PRIu64 ", \"privileged\": %" PRIu64
+                           ", \"reflected\": %" PRIu64 ", \"by_class\": ", priv + refl, priv, refl);
+    json_classes(out, snap.total);
+    g_string_append(out, "},\n  \"vcpus\": [");
+    for (unsigned c = 0; c < kvm_bt_state.nr_vcpus; c++) {
+        g_string_append_printf(out, "%s\n    {\"cpu\": %u, \"total\": %" PRIu64 ", \"by_class\": ",
+                               c ? "," : "", c, sum(snap.exits[c], true, true));
+        json_classes(out, snap.exits[c]);
+        g_string_append(out, "}");
+    }
+    g_string_append(out, "\n  ],\n  \"sites\": [");
+    for (size_t i = 0; i < snap.nr_sites; i++) {
+        const KvmBtSite *site = &snap.sites[i];
+        g_autofree char *text = insn_text(site);
+
+        g_string_append_printf(out, "%s\n    {\"cpu\": %u, \"ea\": %" PRIu32 ", \"pa\": %" PRIu64
+                               ", \"word\": %" PRIu32 ", \"insn\": \"%s\", \"class\": \"%s\", "
+                               "\"count\": %" PRIu64 "}",
+                               i ? "," : "", snap.site_cpu[i], site->ea, site->pa, site->word,
+                               text, kvm_bt_exit_class_name(site->cls), site->exits);
+    }
+    g_string_append(out, "\n  ]\n}\n");
+    snapshot_free(&snap);
+
+    if (fwrite(out->str, 1, out->len, f) != out->len || fclose(f) != 0) {
+        error_report("kvm-bt: writing stats-file '%s' failed: %s",
+                     kvm_bt_state.stats_path, strerror(errno));
+    }
+    kvm_bt_state.stats_file = NULL;
+}
