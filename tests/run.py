@@ -21,6 +21,7 @@ SUITES = [
     ("unit-site-table", [os.path.join(CORE, "test-site-table")]),
     ("oracle", [PY, "tests/unit/ppc-insn-oracle.py", os.path.join(CORE, "ppc-insn-tool")]),
     ("boot", [PY, "tests/guest/test_boot.py"]),
+    ("kvm-bt", [PY, "tests/guest/test_kvm_bt.py"]),
 ]
 TALLY = re.compile(r"(\d+) passed, (\d+) failed")
 

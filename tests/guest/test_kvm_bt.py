@@ -1,0 +1,174 @@
+#!/usr/bin/env python3
+"""-accel kvm-bt: the stock guest behaves as under tcg (also with -smp 2,
+round-robin and MTTCG); exit accounting through QMP, HMP and the stats file
+is consistent and deterministic under -icount; exit costs reach the guest's
+clock; bad options fail at startup with a clear message."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import guestlib as g
+from qmp import QMP
+
+TIMEOUT = 300
+ICOUNT = ["-icount", "shift=0,sleep=off"]
+results = []
+
+
+def check(ok, name, detail=""):
+    results.append(bool(ok))
+    print(("PASS " if ok else "FAIL ") + name + (f": {detail}" if detail and not ok else ""),
+          flush=True)
+    return ok
+
+
+def run(accel, iters=g.TEST_ITERS, smp=1, extra=()):
+    rc, out, secs = g.run_guest(g.qemu_args(accel, iters=iters, smp=smp, extra=extra), TIMEOUT)
+    return rc, out, g.parse_workload(out)
+
+
+def run_qmp(accel, iters, extra=()):
+    """Run to guest power-off with -no-shutdown, then read query-kvm-bt,
+    info kvm-bt and the stats file; returns (rows, query, hmp, stats)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        sock = os.path.join(tmp, "qmp.sock")
+        stats = os.path.join(tmp, "stats.json")
+        args = g.qemu_args(f"{accel},stats-file={stats}", iters=iters,
+                           extra=["-no-shutdown", "-qmp", f"unix:{sock},server=on,wait=off",
+                                  *extra])
+        p = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT)
+        try:
+            q = QMP(sock)
+            q.wait_event("SHUTDOWN", TIMEOUT)
+            query = q.cmd("query-kvm-bt", top=10)
+            hmp = q.cmd("human-monitor-command", **{"command-line": "info kvm-bt"})
+            q.cmd("quit")
+            out, _ = p.communicate(timeout=30)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+        with open(stats) as f:
+            data = json.load(f)
+    return g.parse_workload(out.decode(errors="replace")), query, hmp, data
+
+
+def test_same_output_as_tcg():
+    rc, out, ref = run("tcg")
+    check(rc == 0 and any(w == "DONE" for w, _ in ref), "tcg reference run completes")
+    want = g.deterministic(ref)
+    for name, accel, smp in (("kvm-bt", "kvm-bt", 1),
+                             ("kvm-bt -smp 2 (round-robin)", "kvm-bt", 2),
+                             ("kvm-bt -smp 2 (MTTCG)", "kvm-bt,thread=multi", 2)):
+        rc, out, rows = run(accel, smp=smp)
+        check(rc == 0, f"{name}: guest powers off", f"exit code {rc}\n{out[-2000:]}")
+        check(g.deterministic(rows) == want, f"{name}: workload output identical to tcg",
+              f"{g.deterministic(rows)} != {want}")
+
+
+def class_sum(by_class):
+    return sum(e["count"] for e in by_class)
+
+
+def test_accounting():
+    base = dict(g.TEST_ITERS, null=1000)
+    more = dict(g.TEST_ITERS, null=3000)
+    rows, q1, hmp, stats = run_qmp("kvm-bt", base, ICOUNT)
+    check(q1["enabled"] and not q1["bt"] and not q1["pv"], "query-kvm-bt: enabled, bt/pv off")
+    check(q1["total"] == q1["privileged"] + q1["reflected"] == class_sum(q1["by-class"]),
+          "query-kvm-bt: totals add up", str(q1))
+    check(sum(v["total"] for v in q1["vcpus"]) == q1["total"], "query-kvm-bt: per-vCPU totals add up")
+    counts = [s["count"] for s in q1["sites"]]
+    check(0 < len(counts) <= 10 and counts == sorted(counts, reverse=True),
+          "query-kvm-bt: top sites, most first", str(counts))
+    s0 = q1["sites"][0]
+    check(s0["ea"] >= 0xc0000000 and s0["pa"] < 256 << 20 and s0["insn"].split()[0] == s0["class"],
+          "query-kvm-bt: hottest site is kernel code with its PA and disassembly", str(s0))
+    check(stats["exits"]["total"] == q1["total"] and stats["exits"]["by_class"] ==
+          {e["class"]: e["count"] for e in q1["by-class"]},
+          "stats-file matches query-kvm-bt after power-off")
+    check(sum(s["count"] for s in stats["sites"]) == stats["exits"]["privileged"],
+          "stats-file: sites account for every privileged exit")
+    check("exits:" in hmp and "top sites:" in hmp and s0["insn"].split()[0] in hmp,
+          "info kvm-bt: totals and top sites", hmp[:500])
+
+    # getppid() in a loop, nothing else: what each call costs in exits
+    only_null = {b: 0 for b in g.BENCHES}
+    _, qa, _, _ = run_qmp("kvm-bt", dict(only_null, null=1000), ICOUNT)
+    _, qb, _, _ = run_qmp("kvm-bt", dict(only_null, null=11000), ICOUNT)
+    ca = {e["class"]: e["count"] for e in qa["by-class"]}
+    cb = {e["class"]: e["count"] for e in qb["by-class"]}
+    calls = 10000
+    priv = (qb["privileged"] - qa["privileged"]) / calls
+    sysc = (cb.get("syscall", 0) - ca.get("syscall", 0)) / calls
+    print(f"  per getppid(): {priv:.2f} privileged exits, {sysc:.3f} syscall reflections")
+    check(priv >= 12, "null syscall: at least 12 privileged exits per call", f"{priv:.2f}")
+    check(0.99 <= sysc <= 1.01, "null syscall: one syscall reflection per call", f"{sysc:.3f}")
+
+
+def test_icount_spread():
+    """Plain -icount runs: how far apart the counts are (reported; asserted loosely)."""
+    totals = []
+    for _ in range(2):
+        _, q, _, _ = run_qmp("kvm-bt", g.TEST_ITERS, ICOUNT)
+        totals.append(q["total"])
+    spread = (max(totals) - min(totals)) / min(totals)
+    print(f"  plain -icount run-to-run: {totals} ({spread:.3%})")
+    check(spread <= 0.05, "plain -icount: exit counts within 5% run to run", str(totals))
+
+
+def per_op(rows, bench):
+    return int(next(f for w, f in rows if w == "RESULT" and f["bench"] == bench)["per_op_ns"])
+
+
+def test_exit_cost():
+    iters = dict(g.TEST_ITERS, null=2000)
+    rows0, q0, _, _ = run_qmp("kvm-bt,exit-cost-ns=0", iters, ICOUNT)
+    rows1, q1, _, _ = run_qmp("kvm-bt,exit-cost-ns=2000", iters, ICOUNT)
+    check(q0["exit-cost-ns"] == 0 and q1["exit-cost-ns"] == 2000, "exit-cost-ns reported")
+    delta = per_op(rows1, "null") - per_op(rows0, "null")
+    # each call takes >= 13 exits (12 privileged + the syscall): >= 26 us more
+    check(delta >= 13 * 2000 * 0.95, "exit cost reaches the guest's clock (null syscall)",
+          f"+{delta} ns per call")
+    print(f"  null syscall: {per_op(rows0, 'null')} ns at 0 ns/exit, "
+          f"{per_op(rows1, 'null')} ns at 2000 ns/exit")
+
+
+BAD = [
+    (["-M", "mpc8544ds", "-accel", "kvm-bt"], "machine 'mpc8544ds' is not supported"),
+    (["-M", "ppce500", "-cpu", "e500v1", "-accel", "kvm-bt", "-kernel", g.kernel()], "CPU model"),
+    (["-M", "ppce500", "-cpu", "e500mc", "-accel", "kvm-bt,exit-cost-ns=100"], "needs -icount"),
+    (["-M", "ppce500", "-cpu", "e500mc", "-accel", "kvm-bt,exit-cost-ns=-1"], "exit-cost-ns must be"),
+    (["-M", "ppce500", "-cpu", "e500mc", "-accel", "kvm-bt,bt=maybe"], "bt"),
+    (["-M", "ppce500", "-cpu", "e500mc", "-accel", "kvm-bt,stats-file=/nonexistent/dir/x.json"],
+     "cannot write stats-file"),
+    (["-M", "ppce500", "-cpu", "e500mc", "-accel", "kvm-bt,frobnicate=1"], "frobnicate"),
+]
+
+
+def test_bad_input():
+    for args, msg in BAD:
+        p = subprocess.run([g.QEMU, "-nographic", "-nic", "none", *args], stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=60)
+        check(p.returncode == 1 and msg in p.stderr, f"rejected at startup: {' '.join(args[-2:])}",
+              f"rc {p.returncode}: {p.stderr.strip()}")
+    p = subprocess.run([g.QEMU, "-accel", "help"], capture_output=True, text=True, timeout=60)
+    check("kvm-bt" in p.stdout.split(), "-accel help lists kvm-bt", p.stdout)
+
+
+def main():
+    test_same_output_as_tcg()
+    test_accounting()
+    test_icount_spread()
+    test_exit_cost()
+    test_bad_input()
+    failed = results.count(False)
+    print(f"{len(results) - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
