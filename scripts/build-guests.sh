@@ -44,6 +44,27 @@ EOL
     mv "$GUESTS/initramfs.list.tmp" "$GUESTS/initramfs.list"
 }
 
+# Bare-metal test payloads (tests/conformance): small, rebuilt when any source changes.
+build_payloads() {
+    local dir=$KVM_BT_TOP/tests/conformance out=$GUESTS/conformance.elf key
+    key=$(hash_files "$dir"/*.S "$dir"/*.c "$dir"/*.ld)
+    if [ -f "$out" ] && [ "$(cat "$out.key" 2>/dev/null)" = "$key" ]; then
+        return
+    fi
+    log "building conformance payload"
+    local flags=(-mcpu=e500mc -m32 -mbig-endian -msoft-float -ffreestanding -fno-builtin
+                 -fno-stack-protector -nostdlib -fno-pic -mno-sdata -G0 -O2 -Wall -Wextra -Werror)
+    local tmp
+    tmp=$(mktemp -d)
+    ${CROSS}gcc "${flags[@]}" -c "$dir/start.S" -o "$tmp/start.o"
+    ${CROSS}gcc "${flags[@]}" -c "$dir/payload.c" -o "$tmp/payload.o"
+    ${CROSS}gcc "${flags[@]}" -static -Wl,-T,"$dir/conformance.ld" -Wl,--build-id=none \
+        -Wl,--no-warn-rwx-segments -Wl,-z,noexecstack -o "$out.tmp" "$tmp/start.o" "$tmp/payload.o" -lgcc
+    rm -rf "$tmp"
+    mv "$out.tmp" "$out"
+    echo "$key" > "$out.key"
+}
+
 unpack_linux() {
     if stamp_ok "$LINUX_SRC" "$LINUX_VERSION"; then
         return
@@ -109,6 +130,7 @@ build_kernel() {
 }
 
 build_workload
+build_payloads
 unpack_linux
 build_kernel stock "$KVM_BT_TOP/guests/linux/kvm-bt.config"
 SEED_FROM=stock build_kernel pv "$KVM_BT_TOP/guests/linux/kvm-bt.config" "$KVM_BT_TOP/guests/linux/pv.config"

@@ -32,8 +32,9 @@ take_lock() {
 stamp_ok()    { [ -f "$1/.kvm-bt-stamp" ] && [ "$(cat "$1/.kvm-bt-stamp")" = "$2" ]; }
 stamp_write() { echo "$2" > "$1/.kvm-bt-stamp.tmp" && mv "$1/.kvm-bt-stamp.tmp" "$1/.kvm-bt-stamp"; }
 
-# Content hash of files (names and bytes), for cache keys.
-hash_files() { (for f in "$@"; do echo "== $f"; cat "$f"; done) | sha256sum | cut -c1-16; }
+# Content hash of files (names relative to the clone, and bytes), for cache
+# keys that stay valid across clones in different folders.
+hash_files() { (for f in "$@"; do echo "== ${f#"$KVM_BT_TOP"/}"; cat "$f"; done) | sha256sum | cut -c1-16; }
 
 # Use ccache through Debian's compiler symlinks, with the cache under ours.
 use_ccache() {

@@ -22,6 +22,7 @@ SUITES = [
     ("oracle", [PY, "tests/unit/ppc-insn-oracle.py", os.path.join(CORE, "ppc-insn-tool")]),
     ("boot", [PY, "tests/guest/test_boot.py"]),
     ("kvm-bt", [PY, "tests/guest/test_kvm_bt.py"]),
+    ("conformance", [PY, "tests/guest/test_conformance.py"]),
 ]
 TALLY = re.compile(r"(\d+) passed, (\d+) failed")
 
