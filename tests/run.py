@@ -23,6 +23,7 @@ SUITES = [
     ("boot", [PY, "tests/guest/test_boot.py"]),
     ("kvm-bt", [PY, "tests/guest/test_kvm_bt.py"]),
     ("conformance", [PY, "tests/guest/test_conformance.py"]),
+    ("privcount", [PY, "tests/guest/test_privcount.py"]),
 ]
 TALLY = re.compile(r"(\d+) passed, (\d+) failed")
 
