@@ -182,10 +182,17 @@ static void handle_exit(CPUState *cs, KvmBtVcpu *v)
     charge_exit_cost(cs, v);
 }
 
-/* Something outside wants this vCPU back in the generic loop. */
+/*
+ * Something outside may want this vCPU back in the generic loop. Our own
+ * exit_request (step, reflection) is indistinguishable from a kick that
+ * arrived meanwhile, so look at what kicks are for: stop, queued work, halt.
+ * Under icount a kick also means "the timer deadline moved: recompute the
+ * budget", which leaves no trace but the kick itself, so we always return.
+ */
 static bool must_return(CPUState *cs)
 {
-    return qatomic_read(&cs->stop) || !cpu_work_list_empty(cs) || cs->halted;
+    return icount_enabled() || qatomic_read(&cs->stop) || !cpu_work_list_empty(cs) ||
+           cs->halted;
 }
 
 /*
