@@ -21,6 +21,8 @@
 #include "hw/core/cpu.h"
 #include "sysemu/cpu-timers.h"
 #include "sysemu/tcg.h"
+#include "qemu/seqlock.h"
+#include "softmmu/timers-state.h"
 #include "helper_regs.h"
 #include "kvm-bt-hooks.h"
 #include "kvm-bt-internal.h"
@@ -63,40 +65,24 @@ int64_t kvm_bt_exit_cost_ns(void)
 }
 
 /*
- * Under icount, an exit costs virtual time: charge it as instructions the
- * vCPU "executed", taken from its current budget. What does not fit in the
- * budget is owed and charged when the vCPU next runs. Per vCPU, no lock.
+ * Under icount, an exit costs virtual time: the virtual clock jumps by the
+ * exit cost right where the exit happens, as icount's own idle warp does (by
+ * its bias). Depending only on the exit, not on how TCG split the vCPU's
+ * instruction budget, keeps it deterministic and replayable. The seqlock is
+ * global but icount runs all vCPUs in one thread, so it never contends; the
+ * vCPU returns to TCG's loop after every exit (must_return), which then fires
+ * any timer whose deadline the jump passed.
  */
-static void charge_exit_cost(CPUState *cs, KvmBtVcpu *v)
+static void charge_exit_cost(void)
 {
     int64_t cost = kvm_bt_exit_cost_ns();
 
-    if (cost) {
-        int64_t ns_per_insn = icount_to_ns(1);
-
-        v->cost_rem_ns += cost;
-        v->cost_debt += v->cost_rem_ns / ns_per_insn;
-        v->cost_rem_ns %= ns_per_insn;
-    }
-}
-
-static void pay_exit_cost(CPUState *cs, KvmBtVcpu *v)
-{
-    uint64_t take;
-
-    if (!v->cost_debt) {
+    if (!cost) {
         return;
     }
-    take = MIN(v->cost_debt, cs->icount_extra);
-    cs->icount_extra -= take;
-    v->cost_debt -= take;
-    if (v->cost_debt) {
-        uint64_t low = cpu_neg(cs)->icount_decr.u16.low;
-
-        take = MIN(v->cost_debt, low);
-        cpu_neg(cs)->icount_decr.u16.low = low - take;
-        v->cost_debt -= take;
-    }
+    seqlock_write_lock(&timers_state.vm_clock_seqlock, &timers_state.vm_clock_lock);
+    qatomic_set_i64(&timers_state.qemu_icount_bias, timers_state.qemu_icount_bias + cost);
+    seqlock_write_unlock(&timers_state.vm_clock_seqlock, &timers_state.vm_clock_lock);
 }
 
 static KvmBtExitClass interrupt_class(int excp)
@@ -138,7 +124,7 @@ void kvm_bt_reflect_interrupt(CPUState *cs, int excp)
     qemu_mutex_unlock(&v->lock);
     trace_kvm_bt_reflect(cs->cpu_index, POWERPC_CPU(cs)->env.nip,
                          kvm_bt_exit_class_name(cls));
-    charge_exit_cost(cs, v);
+    charge_exit_cost();
     /*
      * The interrupt is delivered by QEMU's own code right after this hook
      * (as the monitor would); then cpu_exec() must come back to our loop.
@@ -179,7 +165,7 @@ static void handle_exit(CPUState *cs, KvmBtVcpu *v)
                     v->exit_word, (uint64_t)regs.pc);
     }
     trace_kvm_bt_exit(cs->cpu_index, regs.pc, v->exit_word, kvm_bt_exit_class_name(cls));
-    charge_exit_cost(cs, v);
+    charge_exit_cost();
 }
 
 /*
@@ -249,9 +235,6 @@ int kvm_bt_vcpu_exec(CPUState *cs)
         }
     }
     for (;;) {
-        if (icount_enabled()) {
-            pay_exit_cost(cs, v);
-        }
         r = cpu_exec(cs);
         if (r == EXCP_KVM_BT_EXIT) {
             handle_exit(cs, v);

@@ -35,8 +35,6 @@ typedef struct KvmBtVcpu {
     uint32_t exit_word;         /* word of the instruction that exited */
     bool step_pending;          /* exit accounted, instruction not yet run */
     bool reflected;             /* an interrupt was delivered: exit to the loop */
-    uint64_t cost_debt;         /* icount instructions still to charge */
-    uint64_t cost_rem_ns;       /* sub-instruction remainder of exit costs */
 } KvmBtVcpu;
 
 typedef struct KvmBtState {
