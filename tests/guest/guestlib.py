@@ -80,3 +80,21 @@ def expected_check(bench, iters):
         return sum(i & 0xff for i in range(iters))
     hops = {"pipe": 1, "ctxsw": 3}[bench]   # children in the token ring
     return sum((hops * r) & 0xff for r in range(1, iters + 1))
+
+
+class Results:
+    """PASS/FAIL lines and the closing "N passed, N failed" tally."""
+
+    def __init__(self):
+        self.outcomes = []
+
+    def check(self, ok, name, detail=""):
+        self.outcomes.append(bool(ok))
+        print(("PASS " if ok else "FAIL ") + name + (f": {detail}" if detail and not ok else ""),
+              flush=True)
+        return ok
+
+    def finish(self):
+        failed = self.outcomes.count(False)
+        print(f"{len(self.outcomes) - failed} passed, {failed} failed")
+        return 1 if failed else 0

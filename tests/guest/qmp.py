@@ -30,27 +30,28 @@ class QMP:
         self.file.write(json.dumps(msg) + "\n")
         self.file.flush()
         while True:
-            line = self.file.readline()
-            if not line:
-                raise ConnectionError("QMP connection closed")
-            resp = json.loads(line)
+            resp = self._read()
             if "event" in resp:
-                self.events.append(resp)
                 continue
             if "error" in resp:
                 raise RuntimeError(f"{name}: {resp['error']['desc']}")
             return resp["return"]
 
+    def _read(self):
+        """One message; events are also kept in self.events."""
+        line = self.file.readline()
+        if not line:
+            raise ConnectionError("QMP connection closed")
+        resp = json.loads(line)
+        if "event" in resp:
+            self.events.append(resp)
+        return resp
+
     def wait_event(self, name, timeout):
         deadline = time.monotonic() + timeout
         while not any(e["event"] == name for e in self.events):
             self.sock.settimeout(max(0.1, deadline - time.monotonic()))
-            line = self.file.readline()
-            if not line:
-                raise ConnectionError("QMP connection closed")
-            resp = json.loads(line)
-            if "event" in resp:
-                self.events.append(resp)
+            self._read()
             if time.monotonic() > deadline:
                 raise TimeoutError(name)
 

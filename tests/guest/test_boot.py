@@ -9,11 +9,8 @@ TIMEOUT = 300
 
 
 def main():
-    results = []
-
-    def check(ok, name, detail=""):
-        results.append(ok)
-        print(("PASS " if ok else "FAIL ") + name + (f": {detail}" if detail and not ok else ""))
+    results = g.Results()
+    check = results.check
 
     rc, out, secs = g.run_guest(g.qemu_args("tcg", iters=g.TEST_ITERS), TIMEOUT)
     rows = g.parse_workload(out)
@@ -31,11 +28,10 @@ def main():
             want = g.expected_check(b, n)
             check(int(f["check"]) == want, f"workload {b}: check value", f"{f['check']} != {want}")
     check("DONE" in what and "ERROR" not in what, "workload done without errors")
-    if not all(results):
+    if not all(results.outcomes):
         print(out[-3000:])
     print(f"boot under tcg: {secs:.1f}s")
-    print(f"{sum(results)} passed, {len(results) - sum(results)} failed")
-    return 0 if all(results) else 1
+    return results.finish()
 
 
 if __name__ == "__main__":

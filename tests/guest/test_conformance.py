@@ -12,7 +12,8 @@ import tempfile
 import guestlib as g
 
 PAYLOAD = os.path.join(g.GUESTS, "conformance.elf")
-results = []
+results = g.Results()
+check = results.check
 
 # what the payload executes in supervisor state, each in a loop
 EXPECTED_EXITS = ["mfmsr", "mtmsr", "wrtee", "wrteei", "mfspr", "mtspr", "rfi", "rfci",
@@ -20,11 +21,6 @@ EXPECTED_EXITS = ["mfmsr", "mtmsr", "wrtee", "wrteei", "mfspr", "mtspr", "rfi", 
                   "syscall", "decrementer", "program", "dtlb-miss", "itlb-miss", "dsi",
                   "alignment"]
 
-
-def check(ok, name, detail=""):
-    results.append(bool(ok))
-    print(("PASS " if ok else "FAIL ") + name + (f": {detail}" if detail and not ok else ""),
-          flush=True)
 
 
 def run(accel):
@@ -60,9 +56,7 @@ def main():
     for cls in EXPECTED_EXITS:
         check(by_class.get(cls, 0) >= 32, f"kvm-bt: '{cls}' exits to the monitor",
               f"{by_class.get(cls, 0)} exits")
-    failed = results.count(False)
-    print(f"{len(results) - failed} passed, {failed} failed")
-    return 1 if failed else 0
+    return results.finish()
 
 
 if __name__ == "__main__":

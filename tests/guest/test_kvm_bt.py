@@ -14,14 +14,9 @@ from qmp import QMP
 
 TIMEOUT = 300
 ICOUNT = ["-icount", "shift=0,sleep=off"]
-results = []
+results = g.Results()
+check = results.check
 
-
-def check(ok, name, detail=""):
-    results.append(bool(ok))
-    print(("PASS " if ok else "FAIL ") + name + (f": {detail}" if detail and not ok else ""),
-          flush=True)
-    return ok
 
 
 def run(accel, iters=g.TEST_ITERS, smp=1, extra=()):
@@ -195,9 +190,7 @@ def main():
     test_icount_spread()
     test_exit_cost()
     test_bad_input()
-    failed = results.count(False)
-    print(f"{len(results) - failed} passed, {failed} failed")
-    return 1 if failed else 0
+    return results.finish()
 
 
 if __name__ == "__main__":

@@ -20,13 +20,9 @@ import tempfile
 import guestlib as g
 
 PLUGIN_SRC = os.path.join(g.TOP, "..", "shared", "tools", "privcount.c")
-results = []
+results = g.Results()
+check = results.check
 
-
-def check(ok, name, detail=""):
-    results.append(bool(ok))
-    print(("PASS " if ok else "FAIL ") + name + (f": {detail}" if detail and not ok else ""),
-          flush=True)
 
 
 def build_plugin(tmp):
@@ -71,9 +67,7 @@ def main():
     print(f"  monitor: {stats['exits']['privileged']} privileged exits at {len(ours)} sites; "
           f"plugin: {total_plugin} executions there (2x), plus {sum(int(e[4]) for e in extra)} "
           f"user-mode PVR reads at {len(extra)} sites")
-    failed = results.count(False)
-    print(f"{len(results) - failed} passed, {failed} failed")
-    return 1 if failed else 0
+    return results.finish()
 
 
 if __name__ == "__main__":
