@@ -29,13 +29,13 @@ def run(accel):
     p = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
     lines = [l.strip() for l in p.stdout.splitlines()
              if l.startswith(("PASS ", "FAIL ", "INFO ", "CONFORMANCE"))]
-    return p.returncode, lines, p.stdout + p.stderr
+    return p.returncode, lines, p.stdout + p.stderr, p.stderr
 
 
 def main():
     if not os.path.exists(PAYLOAD):
         sys.exit(f"{PAYLOAD} missing: run 'make guests'")
-    rc, ref, out = run("tcg")
+    rc, ref, out, _ = run("tcg")
     check(rc == 0 and ref and ref[-1].startswith("CONFORMANCE done"), "tcg: payload runs to power-off",
           out[-1500:])
     for line in ref:
@@ -43,7 +43,7 @@ def main():
             check(line.startswith("PASS"), f"tcg: {line[5:]}")
     with tempfile.TemporaryDirectory() as tmp:
         stats_path = os.path.join(tmp, "stats.json")
-        rc, lines, out = run(f"kvm-bt,stats-file={stats_path}")
+        rc, lines, out, err = run(f"kvm-bt,stats-file={stats_path}")
         check(rc == 0, "kvm-bt: payload runs to power-off", out[-1500:])
         check(lines == ref, "kvm-bt: output identical to tcg",
               "\n".join(f"  tcg: {a}\n  kvm-bt: {b}" for a, b in zip(ref, lines) if a != b)
@@ -52,7 +52,15 @@ def main():
             if line.startswith(("PASS", "FAIL")):
                 check(line.startswith("PASS"), f"kvm-bt: {line[5:]}")
         with open(stats_path) as f:
-            by_class = json.load(f)["exits"]["by_class"]
+            stats = json.load(f)
+        by_class = stats["exits"]["by_class"]
+    warnings = [l for l in err.splitlines() if "cannot classify privileged instruction" in l]
+    other = [s for s in stats["sites"] if s["class"] == "priv-other"]
+    check(other and len(warnings) == len(other) and
+          all(any(f"at 0x{s['ea']:08x}" in w for w in warnings) for s in other),
+          "kvm-bt: one warning per unclassified site", f"{warnings} for {other}")
+    check(by_class.get("priv-other", 0) == 64, "kvm-bt: unclassified instruction exits and runs",
+          f"{by_class.get('priv-other', 0)} priv-other exits")
     for cls in EXPECTED_EXITS:
         check(by_class.get(cls, 0) >= 32, f"kvm-bt: '{cls}' exits to the monitor",
               f"{by_class.get(cls, 0)} exits")
