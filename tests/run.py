@@ -24,6 +24,7 @@ SUITES = [
     ("kvm-bt", [PY, "tests/guest/test_kvm_bt.py"]),
     ("conformance", [PY, "tests/guest/test_conformance.py"]),
     ("privcount", [PY, "tests/guest/test_privcount.py"]),
+    ("kvm-bt-stat", [PY, "tests/guest/test_kvm_bt_stat.py"]),
 ]
 TALLY = re.compile(r"(\d+) passed, (\d+) failed")
 
