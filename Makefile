@@ -7,7 +7,7 @@ KVM_BT_CACHE ?= $(HOME)/.cache/kvm-bt
 export KVM_BT_CACHE
 CORE_BUILD := $(KVM_BT_CACHE)/core-build
 
-.PHONY: all help setup qemu guests core check demo clean distclean
+.PHONY: all help setup qemu guests core check demo bench clean distclean
 
 all: qemu core
 
@@ -17,6 +17,7 @@ help:
 	@echo "make guests     build the stock and PV Linux guests and the workload"
 	@echo "make check      build everything and run every test (tests/run.py)"
 	@echo "make demo       boot the stock guest and print its summary (scripts/demo.sh)"
+	@echo "make bench      native vs trap vs pv vs bt (QUICK=1: small counts; RUNS=N)"
 	@echo "make clean      remove build outputs, keep fetched sources"
 	@echo "make distclean  remove the whole cache ($(KVM_BT_CACHE))"
 
@@ -41,8 +42,14 @@ check: qemu guests core
 demo: qemu guests
 	scripts/demo.sh
 
+bench: qemu guests
+	python3 bench/bench.py $(if $(QUICK),--quick) $(if $(RUNS),--runs $(RUNS))
+
 clean:
 	rm -rf $(CORE_BUILD) $(KVM_BT_CACHE)/qemu/build $(KVM_BT_CACHE)/linux/build-*
 
-distclean:
+distbench: qemu guests
+	python3 bench/bench.py $(if $(QUICK),--quick) $(if $(RUNS),--runs $(RUNS))
+
+clean:
 	rm -rf $(KVM_BT_CACHE)

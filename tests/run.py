@@ -25,6 +25,7 @@ SUITES = [
     ("conformance", [PY, "tests/guest/test_conformance.py"]),
     ("privcount", [PY, "tests/guest/test_privcount.py"]),
     ("kvm-bt-stat", [PY, "tests/guest/test_kvm_bt_stat.py"]),
+    ("bench-quick", [PY, "tests/guest/test_bench_quick.py"]),
 ]
 TALLY = re.compile(r"(\d+) passed, (\d+) failed")
 

@@ -1,0 +1,52 @@
+#!/usr/bin/env python3
+"""make bench QUICK=1 as a smoke test: the harness runs every available mode,
+reports the missing ones as missing, and writes all its files. Not speed."""
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import guestlib as g
+
+results = g.Results()
+check = results.check
+
+
+def main():
+    with tempfile.TemporaryDirectory() as out:
+        p = subprocess.run([sys.executable, os.path.join(g.TOP, "bench", "bench.py"), "--quick",
+                            "--runs", "1", "--out", out], capture_output=True, text=True,
+                           timeout=1800)
+        check(p.returncode == 0, "bench --quick exits 0", p.stdout[-2000:] + p.stderr[-1000:])
+        for name in ("results.json", "results.csv", "results.md", "sites.md", "exits.png"):
+            path = os.path.join(out, name)
+            check(os.path.exists(path) and os.path.getsize(path) > 0, f"writes {name}")
+        with open(os.path.join(out, "results.json")) as f:
+            res = json.load(f)
+        modes = {m["mode"]: m for m in res["modes"]}
+        check(list(modes) == ["native", "trap", "pv", "bt"], "every mode reported", str(list(modes)))
+        for name in ("native", "trap"):
+            m = modes.get(name, {})
+            check(m.get("ok") and m["icount"]["per_op_ns"].get("null", 0) > 0 and
+                  m["wall"]["median_s"] > 0, f"{name}: measured", json.dumps(m)[:500])
+        check(modes["trap"].get("exits", {}).get("total", 0) > 0 and "exits" not in modes["native"],
+              "exits counted for trap, not applicable to native")
+        for name in ("pv", "bt"):
+            m = modes[name]
+            check(m.get("missing") or m.get("ok"), f"{name}: measured or reported missing",
+                  json.dumps(m)[:300])
+        with open(os.path.join(out, "results.csv")) as f:
+            rows = list(csv.DictReader(f))
+        check(any(r["mode"] == "trap" and r["metric"] == "exits_total" for r in rows),
+              "CSV has trap's exit total")
+        with open(os.path.join(out, "results.md")) as f:
+            md = f.read()
+        check(all(f"| {m} |" in md for m in modes), "Markdown table has every mode")
+        check("| trap |" in p.stdout, "table printed at the end")
+    return results.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
