@@ -147,24 +147,31 @@ def write_outputs(out, results, benches):
     lines = [f"# kvm-bt benchmark ({results['when']}, {'quick' if results['quick'] else 'full'} workload)",
              "", f"Exit cost under -icount: {DEFAULT_COST} ns (default); alternative {ALT_COST} ns.",
              "", "| mode | exits | privileged | reflected | exits vs trap | boot ms (icount) | "
-             + " | ".join(f"{b} us" for b in benches) + " | wall s (median) | wall vs native |",
-             "|---" * (8 + len(benches)) + "|"]
+             "boot vs native | boot vs trap | " + " | ".join(f"{b} us" for b in benches) +
+             " | wall s (median) | wall spread s | wall vs native | wall vs trap |",
+             "|---" * (12 + len(benches)) + "|"]
     for m in results["modes"]:
         if m.get("missing"):
-            lines.append(f"| {m['mode']} | missing: {m['missing']} |" + " |" * (7 + len(benches)))
+            lines.append(f"| {m['mode']} | missing: {m['missing']} |" + " |" * (11 + len(benches)))
             continue
         tot = metric(m, ["exits", "total"])
         ttot = metric(trap, ["exits", "total"]) if trap else None
         wall = metric(m, ["wall", "median_s"])
         nwall = metric(native, ["wall", "median_s"]) if native else None
+        twall = metric(trap, ["wall", "median_s"]) if trap else None
+        boot = metric(m, ["icount", "boot_ns"])
+        nboot = metric(native, ["icount", "boot_ns"]) if native else None
+        tboot = metric(trap, ["icount", "boot_ns"]) if trap else None
+        ratio = lambda a, b: f"{a / b:.2f}x" if a and b else "-"
+        spread = (f"{m['wall']['min_s']:.2f}-{m['wall']['max_s']:.2f}" if m.get("wall") else "-")
         lines.append("| " + " | ".join([
             m["mode"] + ("" if m["ok"] else " (FAILED)"),
             *(str(v) if v is not None else "n/a" for v in
               (tot, metric(m, ["exits", "privileged"]), metric(m, ["exits", "reflected"]))),
             f"{tot / ttot:.2f}x" if tot is not None and ttot else "-",
-            fmt(metric(m, ["icount", "boot_ns"]), 1e6),
+            fmt(boot, 1e6), ratio(boot, nboot), ratio(boot, tboot),
             *[fmt(metric(m, ["icount", "per_op_ns", b]), 1e3) for b in benches],
-            fmt(wall), f"{wall / nwall:.2f}x" if wall and nwall else "-"]) + " |")
+            fmt(wall), spread, ratio(wall, nwall), ratio(wall, twall)]) + " |")
     lines += ["", f"Guest-measured times at exit cost {ALT_COST} ns:", "",
               "| mode | boot ms | " + " | ".join(f"{b} us" for b in benches) + " |",
               "|---" * (2 + len(benches)) + "|"]
