@@ -45,6 +45,17 @@ def main():
             md = f.read()
         check(all(f"| {m} |" in md for m in modes), "Markdown table has every mode")
         check("| trap |" in p.stdout, "table printed at the end")
+    # runs that exceed the timeout are killed and recorded, the rest still measured
+    with tempfile.TemporaryDirectory() as out:
+        p = subprocess.run([sys.executable, os.path.join(g.TOP, "bench", "bench.py"), "--quick",
+                            "--runs", "1", "--timeout", "1", "--out", out], capture_output=True,
+                           text=True, timeout=600)
+        check(p.returncode == 1 and "failed modes: native, trap" in p.stdout,
+              "timed-out runs: bench fails and names the modes", p.stdout[-800:])
+        with open(os.path.join(out, "results.json")) as f:
+            modes = {m["mode"]: m for m in json.load(f)["modes"]}
+        check(modes["trap"]["icount"].get("error") == "timeout" and not modes["trap"]["ok"],
+              "a killed run is recorded as failed with the reason", json.dumps(modes["trap"])[:400])
     return results.finish()
 
 
