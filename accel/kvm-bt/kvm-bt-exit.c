@@ -41,18 +41,16 @@ void helper_kvm_bt_exit(CPUPPCState *env, uint32_t word)
     cpu_loop_exit_restore(cs, GETPC());
 }
 
-void kvm_bt_vcpu_enable_trap(CPUState *cs)
-{
-    CPUPPCState *env = &POWERPC_CPU(cs)->env;
-
-    env->kvm_bt_trap = true;
-    hreg_compute_hflags(env);
-}
-
+/* Supervisor code is translated with or without HFLAGS_KVM_BT_TRAP. */
 static void set_trap(CPUPPCState *env, bool on)
 {
     env->kvm_bt_trap = on;
     hreg_compute_hflags(env);
+}
+
+void kvm_bt_vcpu_enable_trap(CPUState *cs)
+{
+    set_trap(&POWERPC_CPU(cs)->env, true);
 }
 
 int64_t kvm_bt_exit_cost_ns(void)
@@ -129,7 +127,7 @@ void kvm_bt_reflect_interrupt(CPUState *cs, int excp)
      * The interrupt is delivered by QEMU's own code right after this hook
      * (as the monitor would); then cpu_exec() must come back to our loop.
      */
-    v->reflected = true;
+    v->own_exit = true;
     qatomic_set(&cs->exit_request, 1);
 }
 
@@ -226,10 +224,10 @@ int kvm_bt_vcpu_exec(CPUState *cs)
     KvmBtVcpu *v = kvm_bt_vcpu(cs);
     int r;
 
-    v->reflected = false;
+    v->own_exit = false;
     if (v->step_pending) {
         r = step_privileged(cs, v);
-        v->reflected = false;
+        v->own_exit = false;
         if (r != EXCP_INTERRUPT || v->step_pending || must_return(cs)) {
             return r;
         }
@@ -239,13 +237,13 @@ int kvm_bt_vcpu_exec(CPUState *cs)
         if (r == EXCP_KVM_BT_EXIT) {
             handle_exit(cs, v);
             r = step_privileged(cs, v);
-            /* our own exit_request: unless the step halted or similar */
-            v->reflected = r == EXCP_INTERRUPT && !v->step_pending;
+            /* our own exit_request, unless the step halted or similar */
+            v->own_exit = r == EXCP_INTERRUPT && !v->step_pending;
         }
-        if (r != EXCP_INTERRUPT || !v->reflected) {
+        if (r != EXCP_INTERRUPT || !v->own_exit) {
             return r;
         }
-        v->reflected = false;
+        v->own_exit = false;
         if (must_return(cs)) {
             return r;
         }

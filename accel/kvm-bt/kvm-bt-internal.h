@@ -34,7 +34,7 @@ typedef struct KvmBtVcpu {
     /* vCPU thread only */
     uint32_t exit_word;         /* word of the instruction that exited */
     bool step_pending;          /* exit accounted, instruction not yet run */
-    bool reflected;             /* an interrupt was delivered: exit to the loop */
+    bool own_exit;              /* the EXCP_INTERRUPT to come is our own exit_request */
 } KvmBtVcpu;
 
 typedef struct KvmBtState {
