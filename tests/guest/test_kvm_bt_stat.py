@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 
 import guestlib as g
 
@@ -22,6 +23,9 @@ def main():
         qemu = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
         try:
+            deadline = time.monotonic() + 30
+            while not os.path.exists(sock) and time.monotonic() < deadline:
+                time.sleep(0.05)
             p = subprocess.run([sys.executable, TOOL, "--once", "--interval", "0.5", sock],
                                capture_output=True, text=True, timeout=60)
         finally:
