@@ -19,7 +19,8 @@ import tempfile
 
 import guestlib as g
 
-PLUGIN_SRC = os.path.join(g.TOP, "..", "shared", "tools", "privcount.c")
+SHARED = os.environ.get("KVM_BT_SHARED") or os.path.join(g.TOP, "..", "shared")
+PLUGIN_SRC = os.path.join(SHARED, "tools", "privcount.c")
 results = g.Results()
 check = results.check
 
@@ -37,7 +38,8 @@ def build_plugin(tmp):
 
 def main():
     if not os.path.exists(PLUGIN_SRC):
-        sys.exit(f"{PLUGIN_SRC} missing: the shared/ folder must sit beside the clone")
+        sys.exit(f"{PLUGIN_SRC} missing: the shared/ folder must sit beside the clone "
+                 "(or set KVM_BT_SHARED)")
     with tempfile.TemporaryDirectory() as tmp:
         plugin = build_plugin(tmp)
         stats_path, tsv, report = (os.path.join(tmp, n) for n in ("stats.json", "sites.tsv", "report.txt"))
