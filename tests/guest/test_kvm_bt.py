@@ -141,7 +141,8 @@ def test_icount_spread():
         totals.append(q["total"])
     spread = (max(totals) - min(totals)) / min(totals)
     print(f"  plain -icount run-to-run: {totals} ({spread:.3%})")
-    check(spread <= 0.02, "plain -icount: exit counts within 2% run to run", str(totals))
+    # measured 0.5-1.7% (higher with the host busy); see docs/kvm-bt.rst
+    check(spread <= 0.03, "plain -icount: exit counts within 3% run to run", str(totals))
 
 
 def per_op(rows, bench):
