@@ -1,8 +1,7 @@
 /*
  * kvm-bt: the narrow, KVM-shaped view of a vCPU the monitor works through
  *
- * Registers come as KVM's own struct kvm_regs / struct kvm_sregs (BookE
- * layout), so the monitor and translator can later sit on real KVM too.
+ * Registers come as KVM's own struct kvm_regs (BookE layout), so the monitor and translator can later sit on real KVM too.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -11,13 +10,11 @@
 
 #include "linux-headers/asm-powerpc/kvm.h"
 
+/*
+ * Only what the monitor uses today; set_regs, kvm_sregs and guest-physical
+ * access come with the translator that needs them.
+ */
 void kvm_bt_get_regs(CPUState *cs, struct kvm_regs *regs);
-void kvm_bt_set_regs(CPUState *cs, const struct kvm_regs *regs);
-void kvm_bt_get_sregs(CPUState *cs, struct kvm_sregs *sregs);
-
-/* Guest-physical memory; false if the range is not RAM/ROM. */
-bool kvm_bt_read_phys(CPUState *cs, uint64_t pa, void *buf, size_t len);
-bool kvm_bt_write_phys(CPUState *cs, uint64_t pa, const void *buf, size_t len);
 
 /*
  * Guest TLB lookup for an effective address in the vCPU's current

@@ -6,27 +6,24 @@ workload under tcg and kvm-bt (median of N), and the top sites.
 
 Usage: exit_profile.py [--runs N] [--out FILE.md]"""
 import argparse
-import json
 import os
 import statistics
 import sys
-import tempfile
 
 import guestlib as g
 
-ICOUNT = ["-icount", "shift=0,sleep=off"]
-DEFAULTS = {"null": 100000, "fork": 200, "exec": 200, "pagefault": 5120, "pipe": 10000,
-            "ctxsw": 2500}
+sys.path.insert(0, os.path.join(g.TOP, "bench"))
+import bench  # noqa: E402
+
+DEFAULTS = bench.FULL_ITERS
 
 
-def kvm_bt_run(iters, tmp, extra=ICOUNT):
-    path = os.path.join(tmp, "stats.json")
-    rc, out, secs = g.run_guest(g.qemu_args(f"kvm-bt,stats-file={path}", iters=iters,
-                                            extra=extra), 1200)
-    if rc != 0:
-        sys.exit(f"kvm-bt run failed (exit code {rc}):\n{out[-2000:]}")
-    with open(path) as f:
-        return json.load(f), secs
+def kvm_bt_run(iters, icount=True):
+    """One kvm-bt run of the stock guest through the benchmark's runner."""
+    r = bench.one_run("kvm-bt", "stock", iters, 1200, bench.DEFAULT_COST if icount else None)
+    if not r["ok"]:
+        sys.exit(f"kvm-bt run failed ({r['error']}):\n{r['tail']}")
+    return r["stats"], r["wall_s"]
 
 
 def main():
@@ -37,54 +34,54 @@ def main():
     lines = []
     say = lambda s="": (print(s, flush=True), lines.append(s))
 
-    with tempfile.TemporaryDirectory() as tmp:
-        zero = {b: 0 for b in g.BENCHES}
-        boot, _ = kvm_bt_run(zero, tmp)
-        rows = [("boot (to init)", boot["exits"])]
-        for b in g.BENCHES:
-            st, _ = kvm_bt_run(dict(zero, **{b: DEFAULTS[b]}), tmp)
-            delta = {k: st["exits"]["by_class"].get(k, 0) - boot["exits"]["by_class"].get(k, 0)
-                     for k in set(st["exits"]["by_class"]) | set(boot["exits"]["by_class"])}
-            rows.append((f"{b} x{DEFAULTS[b]}",
-                         {"total": st["exits"]["total"] - boot["exits"]["total"],
-                          "privileged": st["exits"]["privileged"] - boot["exits"]["privileged"],
-                          "reflected": st["exits"]["reflected"] - boot["exits"]["reflected"],
-                          "by_class": delta}))
-        classes = sorted({k for _, e in rows for k, v in e["by_class"].items() if v},
-                         key=lambda k: -sum(e["by_class"].get(k, 0) for _, e in rows))
-        say("### Exits by class (-icount shift=0,sleep=off, exit-cost-ns default)\n")
-        say("| phase | total | privileged | reflected | " + " | ".join(classes) + " |")
-        say("|---" * (4 + len(classes)) + "|")
-        for name, e in rows:
-            say(f"| {name} | {e['total']} | {e['privileged']} | {e['reflected']} | " +
-                " | ".join(str(e["by_class"].get(k, 0)) for k in classes) + " |")
+    zero = {b: 0 for b in g.BENCHES}
+    boot, _ = kvm_bt_run(zero)
+    rows = [("boot (to init)", boot["exits"])]
+    for b in g.BENCHES:
+        st, _ = kvm_bt_run(dict(zero, **{b: DEFAULTS[b]}))
+        delta = {k: st["exits"]["by_class"].get(k, 0) - boot["exits"]["by_class"].get(k, 0)
+                 for k in set(st["exits"]["by_class"]) | set(boot["exits"]["by_class"])}
+        rows.append((f"{b} x{DEFAULTS[b]}",
+                     {"total": st["exits"]["total"] - boot["exits"]["total"],
+                      "privileged": st["exits"]["privileged"] - boot["exits"]["privileged"],
+                      "reflected": st["exits"]["reflected"] - boot["exits"]["reflected"],
+                      "by_class": delta}))
+    classes = sorted({k for _, e in rows for k, v in e["by_class"].items() if v},
+                     key=lambda k: -sum(e["by_class"].get(k, 0) for _, e in rows))
+    say("### Exits by class (-icount shift=0,sleep=off, exit-cost-ns default)\n")
+    say("| phase | total | privileged | reflected | " + " | ".join(classes) + " |")
+    say("|---" * (4 + len(classes)) + "|")
+    for name, e in rows:
+        say(f"| {name} | {e['total']} | {e['privileged']} | {e['reflected']} | " +
+            " | ".join(str(e["by_class"].get(k, 0)) for k in classes) + " |")
 
-        walls = {"tcg": [], "kvm-bt": []}
-        full = None
-        for _ in range(args.runs):
-            for accel in ("tcg", "kvm-bt"):
-                if accel == "tcg":
-                    rc, out, secs = g.run_guest(g.qemu_args("tcg"), 1200)
-                    if rc != 0:
-                        sys.exit(f"tcg run failed:\n{out[-2000:]}")
-                else:
-                    full, secs = kvm_bt_run(None, tmp, extra=())
-                walls[accel].append(secs)
-        say(f"\n### Host wall time, full workload (median of {args.runs}, back to back)\n")
-        say("| accel | median s | runs |")
-        say("|---|---|---|")
-        for accel, w in walls.items():
-            say(f"| {accel} | {statistics.median(w):.2f} | {', '.join(f'{x:.2f}' for x in w)} |")
-        ratio = statistics.median(walls["kvm-bt"]) / statistics.median(walls["tcg"])
-        per_exit = ((statistics.median(walls["kvm-bt"]) - statistics.median(walls["tcg"])) /
-                    full["exits"]["total"] * 1e6)
-        say(f"\nkvm-bt / tcg = {ratio:.2f}x; {full['exits']['total']} exits; "
-            f"~{per_exit:.2f} us host time per exit")
-        say("\n### Top 20 exit sites (full workload, last kvm-bt run)\n")
-        say("| ea | pa | instruction | class | exits |")
-        say("|---|---|---|---|---|")
-        for s in full["sites"][:20]:
-            say(f"| 0x{s['ea']:08x} | 0x{s['pa']:08x} | `{s['insn']}` | {s['class']} | {s['count']} |")
+    walls = {"tcg": [], "kvm-bt": []}
+    full = None
+    for _ in range(args.runs):
+        for accel in ("tcg", "kvm-bt"):
+            if accel == "tcg":
+                r = bench.one_run("tcg", "stock", DEFAULTS, 1200)
+                if not r["ok"]:
+                    sys.exit(f"tcg run failed ({r['error']}):\n{r['tail']}")
+                secs = r["wall_s"]
+            else:
+                full, secs = kvm_bt_run(DEFAULTS, icount=False)
+            walls[accel].append(secs)
+    say(f"\n### Host wall time, full workload (median of {args.runs}, back to back)\n")
+    say("| accel | median s | runs |")
+    say("|---|---|---|")
+    for accel, w in walls.items():
+        say(f"| {accel} | {statistics.median(w):.2f} | {', '.join(f'{x:.2f}' for x in w)} |")
+    ratio = statistics.median(walls["kvm-bt"]) / statistics.median(walls["tcg"])
+    per_exit = ((statistics.median(walls["kvm-bt"]) - statistics.median(walls["tcg"])) /
+                full["exits"]["total"] * 1e6)
+    say(f"\nkvm-bt / tcg = {ratio:.2f}x; {full['exits']['total']} exits; "
+        f"~{per_exit:.2f} us host time per exit")
+    say("\n### Top 20 exit sites (full workload, last kvm-bt run)\n")
+    say("| ea | pa | instruction | class | exits |")
+    say("|---|---|---|---|---|")
+    for s in full["sites"][:20]:
+        say(f"| 0x{s['ea']:08x} | 0x{s['pa']:08x} | `{s['insn']}` | {s['class']} | {s['count']} |")
     if args.out:
         with open(args.out, "w") as f:
             f.write("\n".join(lines) + "\n")
