@@ -77,6 +77,41 @@ static void test_constructors(void)
     CHECK(ppc_insn_encode(&insn) == 0, "si 40000");
 }
 
+/* The forms the translator's stubs use (words from binutils) */
+static void test_stub_forms(void)
+{
+    expect(0x50830420, PPC_INSN_RLWIMI, "rlwimi  r3,r4,0,16,16");
+    expect(0x53e02845, PPC_INSN_RLWIMI, "rlwimi. r0,r31,5,1,2");
+    expect(0x7c032040, PPC_INSN_CMPL,   "cmpl    cr0,0,r3,r4");
+    expect(0x7f80f840, PPC_INSN_CMPL,   "cmpl    cr7,0,r0,r31");
+    expect(0x7c832a78, PPC_INSN_XOR,    "xor     r3,r4,r5");
+    expect(0x7c000279, PPC_INSN_XOR,    "xor.    r0,r0,r0");
+    expect(0x7c680120, PPC_INSN_MTCRF,  "mtcrf   128,r3");
+
+    CHECK(ppc_enc_rlwimi(3, 4, 0, 16, 16, false) == 0x50830420, "rlwimi");
+    CHECK(ppc_enc_rlwimi(0, 31, 5, 1, 2, true) == 0x53e02845, "rlwimi.");
+    CHECK(ppc_enc_cmplw(0, 3, 4) == 0x7c032040, "cmplw");
+    CHECK(ppc_enc_cmplw(7, 0, 31) == 0x7f80f840, "cmplw cr7");
+    CHECK(ppc_enc_xor(3, 4, 5, false) == 0x7c832a78, "xor");
+    CHECK(ppc_enc_xor(0, 0, 0, true) == 0x7c000279, "xor.");
+    CHECK(ppc_enc_cmpwi(0, 3, 0) == 0x2c030000, "cmpwi");
+    CHECK(ppc_enc_mtcrf(0x80, 3) == 0x7c680120, "mtcrf");
+    CHECK(ppc_enc_mfcr(5) == 0x7ca00026, "mfcr %08x", ppc_enc_mfcr(5));
+    CHECK(ppc_enc_bc(0x20, 0x28, PPC_BO_IF_FALSE, PPC_CR_EQ) == 0x40820008, "bne");
+    CHECK(ppc_enc_bc(0x24, 0x1c, PPC_BO_IF_TRUE, 4 * 7 + PPC_CR_EQ) == 0x419efff8, "beq cr7");
+    CHECK(ppc_enc_bc(0x1000, 0x1000 + 0x8000, PPC_BO_ALWAYS, 0) == 0, "bc +32 KiB");
+    CHECK(ppc_enc_bc(0x9000, 0x1000, PPC_BO_ALWAYS, 0) == 0x42808000,
+          "bc -32 KiB %08x", ppc_enc_bc(0x9000, 0x1000, PPC_BO_ALWAYS, 0));
+    CHECK(ppc_enc_bc(0x1000, 0x1008, 1, 0) == 0, "invalid BO");
+    CHECK(ppc_enc_andi_(3, 4, 0x8000) == 0x70838000, "andi.");
+    CHECK(ppc_enc_ori(3, 3, 0x8000) == 0x60638000, "ori");
+    CHECK(ppc_enc_rlwinm(3, 3, 0, 17, 15, false) == 0x5463045e, "rlwinm %08x",
+          ppc_enc_rlwinm(3, 3, 0, 17, 15, false));
+    CHECK(ppc_enc_mfspr(3, 275) == 0x7c7342a6, "mfspr");
+    CHECK(ppc_enc_mtspr(48, 9) == 0x7d300ba6, "mtspr");
+    CHECK(ppc_enc_addi(3, 0, -1) == 0x3860ffff, "li");
+}
+
 static void test_every_kind_named(void)
 {
     for (int k = PPC_INSN_UNKNOWN + 1; k < PPC_INSN__COUNT; k++) {
@@ -89,6 +124,7 @@ int main(void)
     test_hot_sites();
     test_fields();
     test_constructors();
+    test_stub_forms();
     test_every_kind_named();
     return test_summary("test-ppc-insn");
 }

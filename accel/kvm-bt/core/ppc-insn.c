@@ -99,6 +99,9 @@ static const Form forms[] = {
     { PPC_INSN_MTCRF,   "mtcrf",   X(31, PPC_XOP31_MTCRF),   0, { O_FXM, O_RT } },
     { PPC_INSN_ISYNC,   "isync",   X(19, PPC_XOP19_ISYNC),   0, { O_NONE } },
     { PPC_INSN_SYNC,    "sync",    X(31, PPC_XOP31_SYNC),    0, { O_NONE } },
+    { PPC_INSN_RLWIMI,  "rlwimi",  D(PPC_OP_RLWIMI),      F_RC, { O_RA, O_RT, O_SH, O_MB, O_ME } },
+    { PPC_INSN_CMPL,    "cmpl",    X(31, PPC_XOP31_CMPL),    0, { O_CRF, O_CMP_L, O_RA, O_RB } },
+    { PPC_INSN_XOR,     "xor",     X(31, PPC_XOP31_XOR),  F_RC, { O_RA, O_RT, O_RB } },
 };
 
 /* Where each operand lives in the word: shift and width. */
@@ -391,4 +394,109 @@ uint32_t ppc_enc_b(uint32_t from, uint32_t to, bool link)
     PPCInsn i = { .kind = PPC_INSN_B, .lk = link, .imm = (int32_t)(to - from) };
 
     return ppc_branch_reaches(from, to) ? ppc_insn_encode(&i) : 0;
+}
+
+bool ppc_bc_reaches(uint32_t from, uint32_t to)
+{
+    int64_t disp = (int64_t)to - (int64_t)from;
+
+    return ((from | to) & 3) == 0 && disp >= -(1 << 15) && disp < (1 << 15);
+}
+
+uint32_t ppc_enc_bc(uint32_t from, uint32_t to, unsigned bo, unsigned bi)
+{
+    PPCInsn i = { .kind = PPC_INSN_BC, .rt = bo, .ra = bi, .imm = (int32_t)(to - from) };
+
+    if (!ppc_bc_reaches(from, to) || bo >= 32 || !bo_valid(bo)) {
+        return 0;
+    }
+    return ppc_insn_encode(&i);
+}
+
+uint32_t ppc_enc_addi(unsigned rt, unsigned ra, int16_t si)
+{
+    PPCInsn i = { .kind = PPC_INSN_ADDI, .rt = rt, .ra = ra, .imm = si };
+
+    return ppc_insn_encode(&i);
+}
+
+uint32_t ppc_enc_ori(unsigned ra, unsigned rs, uint16_t ui)
+{
+    PPCInsn i = { .kind = PPC_INSN_ORI, .ra = ra, .rt = rs, .imm = ui };
+
+    return ppc_insn_encode(&i);
+}
+
+uint32_t ppc_enc_andi_(unsigned ra, unsigned rs, uint16_t ui)
+{
+    PPCInsn i = { .kind = PPC_INSN_ANDI_, .ra = ra, .rt = rs, .imm = ui };
+
+    return ppc_insn_encode(&i);
+}
+
+uint32_t ppc_enc_xor(unsigned ra, unsigned rs, unsigned rb, bool rc)
+{
+    PPCInsn i = { .kind = PPC_INSN_XOR, .ra = ra, .rt = rs, .rb = rb, .rc = rc };
+
+    return ppc_insn_encode(&i);
+}
+
+uint32_t ppc_enc_rlwinm(unsigned ra, unsigned rs, unsigned sh, unsigned mb, unsigned me,
+                        bool rc)
+{
+    PPCInsn i = { .kind = PPC_INSN_RLWINM, .ra = ra, .rt = rs, .sh = sh, .mb = mb, .me = me,
+                  .rc = rc };
+
+    return ppc_insn_encode(&i);
+}
+
+uint32_t ppc_enc_rlwimi(unsigned ra, unsigned rs, unsigned sh, unsigned mb, unsigned me,
+                        bool rc)
+{
+    PPCInsn i = { .kind = PPC_INSN_RLWIMI, .ra = ra, .rt = rs, .sh = sh, .mb = mb, .me = me,
+                  .rc = rc };
+
+    return ppc_insn_encode(&i);
+}
+
+uint32_t ppc_enc_cmpwi(unsigned crf, unsigned ra, int16_t si)
+{
+    PPCInsn i = { .kind = PPC_INSN_CMPI, .crf = crf, .ra = ra, .imm = si };
+
+    return ppc_insn_encode(&i);
+}
+
+uint32_t ppc_enc_cmplw(unsigned crf, unsigned ra, unsigned rb)
+{
+    PPCInsn i = { .kind = PPC_INSN_CMPL, .crf = crf, .ra = ra, .rb = rb };
+
+    return ppc_insn_encode(&i);
+}
+
+uint32_t ppc_enc_mfcr(unsigned rt)
+{
+    PPCInsn i = { .kind = PPC_INSN_MFCR, .rt = rt };
+
+    return ppc_insn_encode(&i);
+}
+
+uint32_t ppc_enc_mtcrf(unsigned fxm, unsigned rs)
+{
+    PPCInsn i = { .kind = PPC_INSN_MTCRF, .crm = fxm, .rt = rs };
+
+    return ppc_insn_encode(&i);
+}
+
+uint32_t ppc_enc_mfspr(unsigned rt, unsigned spr)
+{
+    PPCInsn i = { .kind = PPC_INSN_MFSPR, .rt = rt, .spr = spr };
+
+    return ppc_insn_encode(&i);
+}
+
+uint32_t ppc_enc_mtspr(unsigned spr, unsigned rs)
+{
+    PPCInsn i = { .kind = PPC_INSN_MTSPR, .spr = spr, .rt = rs };
+
+    return ppc_insn_encode(&i);
 }

@@ -23,6 +23,7 @@ enum {
     PPC_OP_SC = 17,
     PPC_OP_B = 18,
     PPC_OP_19 = 19,
+    PPC_OP_RLWIMI = 20,
     PPC_OP_RLWINM = 21,
     PPC_OP_ORI = 24,
     PPC_OP_ORIS = 25,
@@ -46,6 +47,7 @@ enum {
 enum {
     PPC_XOP31_TLBILX = 18,
     PPC_XOP31_MFCR = 19,
+    PPC_XOP31_CMPL = 32,
     PPC_XOP31_WAIT = 62,
     PPC_XOP31_MFMSR = 83,
     PPC_XOP31_WRTEE = 131,
@@ -55,6 +57,7 @@ enum {
     PPC_XOP31_MSGSND = 206,
     PPC_XOP31_MSGCLR = 238,
     PPC_XOP31_MFPMR = 334,
+    PPC_XOP31_XOR = 316,
     PPC_XOP31_MFSPR = 339,
     PPC_XOP31_OR = 444,
     PPC_XOP31_MTPMR = 462,
@@ -113,6 +116,10 @@ typedef enum PPCInsnKind {
     PPC_INSN_MTCRF,
     PPC_INSN_ISYNC,
     PPC_INSN_SYNC,
+    /* added for the translator's stubs; kept last so older kinds keep their values */
+    PPC_INSN_RLWIMI,
+    PPC_INSN_CMPL,
+    PPC_INSN_XOR,
     PPC_INSN__COUNT
 } PPCInsnKind;
 
@@ -126,8 +133,8 @@ typedef struct PPCInsn {
     uint8_t ra;
     uint8_t rb;
     uint8_t sh, mb, me;
-    uint8_t crf;        /* cmpi: BF */
-    uint8_t l;          /* cmpi: L; mtmsr: L; wait: WC; tlbilx: T; sc: LEV; wrteei: E */
+    uint8_t crf;        /* cmpi, cmpl: BF */
+    uint8_t l;          /* cmpi, cmpl: L; mtmsr: L; wait: WC; tlbilx: T; sc: LEV; wrteei: E */
     uint8_t crm;        /* mtcrf: FXM */
     bool aa, lk, rc;
     uint16_t spr;       /* mfspr/mtspr SPR, mfpmr/mtpmr PMR */
@@ -164,5 +171,39 @@ uint32_t ppc_enc_stw(unsigned rs, int16_t d, unsigned ra);
 /* Branch from @from to @to; 0 if out of range or misaligned. */
 uint32_t ppc_enc_b(uint32_t from, uint32_t to, bool link);
 bool ppc_branch_reaches(uint32_t from, uint32_t to);
+/*
+ * Conditional branch (BO, BI) from @from to @to; 0 if out of the 16-bit
+ * displacement's range, misaligned or BO is not a valid encoding.
+ */
+uint32_t ppc_enc_bc(uint32_t from, uint32_t to, unsigned bo, unsigned bi);
+bool ppc_bc_reaches(uint32_t from, uint32_t to);
+/* BO values for "branch if CR bit BI is set / clear" */
+enum {
+    PPC_BO_IF_FALSE = 4,
+    PPC_BO_IF_TRUE = 12,
+    PPC_BO_ALWAYS = 20,
+};
+/* CR bit within a field (BI = 4 * crf + bit) */
+enum {
+    PPC_CR_LT = 0,
+    PPC_CR_GT = 1,
+    PPC_CR_EQ = 2,
+    PPC_CR_SO = 3,
+};
+uint32_t ppc_enc_addi(unsigned rt, unsigned ra, int16_t si);
+uint32_t ppc_enc_ori(unsigned ra, unsigned rs, uint16_t ui);
+uint32_t ppc_enc_andi_(unsigned ra, unsigned rs, uint16_t ui);
+uint32_t ppc_enc_xor(unsigned ra, unsigned rs, unsigned rb, bool rc);
+uint32_t ppc_enc_rlwinm(unsigned ra, unsigned rs, unsigned sh, unsigned mb, unsigned me,
+                        bool rc);
+uint32_t ppc_enc_rlwimi(unsigned ra, unsigned rs, unsigned sh, unsigned mb, unsigned me,
+                        bool rc);
+/* cmpwi / cmplw: the 32-bit (L = 0) compares */
+uint32_t ppc_enc_cmpwi(unsigned crf, unsigned ra, int16_t si);
+uint32_t ppc_enc_cmplw(unsigned crf, unsigned ra, unsigned rb);
+uint32_t ppc_enc_mfcr(unsigned rt);
+uint32_t ppc_enc_mtcrf(unsigned fxm, unsigned rs);
+uint32_t ppc_enc_mfspr(unsigned rt, unsigned spr);
+uint32_t ppc_enc_mtspr(unsigned spr, unsigned rs);
 
 #endif
