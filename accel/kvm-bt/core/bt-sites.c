@@ -1,0 +1,495 @@
+/*
+ * kvm-bt translator core: BT site table and translation-cache allocator
+ *
+ * Sites: open addressing with linear probing on the word's physical
+ * address, load kept under 1/2; entries are never removed (a site's
+ * history is what the statistics report).
+ * Pages: a second such hash, one entry per 4 KiB page that ever held a
+ * TRANSLATED word, with a bitmap of those words. Every guest write to a
+ * code page asks whether it hits a patch; the answer is usually "no" and
+ * costs one compare (no translations at all) or one probe.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "bt-sites.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define PAGE_SHIFT  12
+#define PAGE_WORDS  (1u << (PAGE_SHIFT - 2))
+
+static size_t hash64(uint64_t v)
+{
+    return (size_t)((v * 0x9e3779b97f4a7c15ull) >> 32);
+}
+
+/* ---- sites ---- */
+
+static KvmBtPatchSite *site_probe(const KvmBtPatchTable *t, uint64_t pa)
+{
+    size_t mask = t->capacity - 1;
+
+    for (size_t i = hash64(pa >> 2) & mask;; i = (i + 1) & mask) {
+        KvmBtPatchSite *s = &t->sites[i];
+
+        if (!s->used || s->pa == pa) {
+            return s;
+        }
+    }
+}
+
+static bool sites_grow(KvmBtPatchTable *t)
+{
+    size_t cap = t->capacity ? t->capacity * 2 : 256;
+    KvmBtPatchTable n = { .sites = calloc(cap, sizeof(KvmBtPatchSite)), .capacity = cap };
+
+    if (!n.sites) {
+        return false;
+    }
+    for (size_t i = 0; i < t->capacity; i++) {
+        if (t->sites[i].used) {
+            *site_probe(&n, t->sites[i].pa) = t->sites[i];
+        }
+    }
+    free(t->sites);
+    t->sites = n.sites;
+    t->capacity = cap;
+    return true;
+}
+
+KvmBtPatchSite *kvm_bt_patch_lookup(KvmBtPatchTable *t, uint64_t pa)
+{
+    KvmBtPatchSite *s;
+
+    if (!t->capacity) {
+        return NULL;
+    }
+    s = site_probe(t, pa);
+    return s->used ? s : NULL;
+}
+
+/* ---- pages with patches ---- */
+
+static KvmBtPatchPage *page_probe(const KvmBtPatchPage *pages, size_t cap, uint64_t page)
+{
+    size_t mask = cap - 1;
+
+    for (size_t i = hash64(page) & mask;; i = (i + 1) & mask) {
+        const KvmBtPatchPage *p = &pages[i];
+
+        if (!p->used || p->page == page) {
+            return (KvmBtPatchPage *)p;
+        }
+    }
+}
+
+static KvmBtPatchPage *page_get(KvmBtPatchTable *t, uint64_t page)
+{
+    KvmBtPatchPage *p;
+
+    if ((t->page_count + 1) * 2 > t->page_capacity) {
+        size_t cap = t->page_capacity ? t->page_capacity * 2 : 64;
+        KvmBtPatchPage *n = calloc(cap, sizeof(*n));
+
+        if (!n) {
+            return NULL;
+        }
+        for (size_t i = 0; i < t->page_capacity; i++) {
+            if (t->pages[i].used) {
+                *page_probe(n, cap, t->pages[i].page) = t->pages[i];
+            }
+        }
+        free(t->pages);
+        t->pages = n;
+        t->page_capacity = cap;
+    }
+    p = page_probe(t->pages, t->page_capacity, page);
+    if (!p->used) {
+        *p = (KvmBtPatchPage){ .page = page, .used = true };
+        t->page_count++;
+    }
+    return p;
+}
+
+static bool page_mark(KvmBtPatchTable *t, uint64_t pa)
+{
+    KvmBtPatchPage *p = page_get(t, pa >> PAGE_SHIFT);
+    unsigned w = (pa >> 2) & (PAGE_WORDS - 1);
+
+    if (!p) {
+        return false;
+    }
+    p->words[w / 32] |= 1u << (w % 32);
+    p->count++;
+    t->translated++;
+    return true;
+}
+
+static void page_unmark(KvmBtPatchTable *t, uint64_t pa)
+{
+    KvmBtPatchPage *p = page_probe(t->pages, t->page_capacity, pa >> PAGE_SHIFT);
+    unsigned w = (pa >> 2) & (PAGE_WORDS - 1);
+
+    /* entries stay (count 0) so probes never need tombstones */
+    p->words[w / 32] &= ~(1u << (w % 32));
+    p->count--;
+    t->translated--;
+}
+
+bool kvm_bt_patch_any_in(const KvmBtPatchTable *t, uint64_t pa, uint64_t len)
+{
+    uint64_t first, last;
+
+    if (!t->translated || !len) {
+        return false;
+    }
+    /* the words the byte range touches */
+    first = pa >> 2;
+    last = (pa + len - 1) >> 2;
+    for (uint64_t w = first; w <= last;) {
+        uint64_t page = w >> (PAGE_SHIFT - 2);
+        uint64_t page_last = ((page + 1) << (PAGE_SHIFT - 2)) - 1;
+        uint64_t end = last < page_last ? last : page_last;
+        const KvmBtPatchPage *p = page_probe(t->pages, t->page_capacity, page);
+
+        if (p->used && p->count) {
+            for (uint64_t i = w; i <= end; i++) {
+                unsigned b = i & (PAGE_WORDS - 1);
+
+                if (p->words[b / 32] & (1u << (b % 32))) {
+                    return true;
+                }
+            }
+        }
+        w = end + 1;
+    }
+    return false;
+}
+
+/* ---- TC ---- */
+
+static uint32_t slot_bytes(const KvmBtTc *tc)
+{
+    return tc->slot_words * 4;
+}
+
+bool kvm_bt_tc_init(KvmBtPatchTable *t, uint64_t pa, uint32_t ea, uint32_t size,
+                    unsigned slot_words)
+{
+    KvmBtTc *tc = &t->tc;
+
+    if (tc->total) {
+        return false;           /* once only: slots may be in use */
+    }
+    if (!size) {
+        return true;
+    }
+    if (!slot_words || ((pa | ea) & 3) || size < slot_words * 4) {
+        return false;
+    }
+    tc->total = size / (slot_words * 4);
+    tc->state = calloc(tc->total, sizeof(*tc->state));
+    tc->owner = calloc(tc->total, sizeof(*tc->owner));
+    if (!tc->state || !tc->owner) {
+        free(tc->state);
+        free(tc->owner);
+        memset(tc, 0, sizeof(*tc));
+        return false;
+    }
+    tc->pa = pa;
+    tc->ea = ea;
+    tc->slot_words = slot_words;
+    return true;
+}
+
+int kvm_bt_tc_peek(const KvmBtPatchTable *t)
+{
+    return t->tc.next < t->tc.total ? (int)t->tc.next : -1;
+}
+
+int kvm_bt_tc_alloc(KvmBtPatchTable *t)
+{
+    int slot = kvm_bt_tc_peek(t);
+
+    if (slot >= 0) {
+        t->tc.state[slot] = KVM_BT_TC_SLOT_LIVE;
+        t->tc.next++;
+        t->tc.live++;
+    }
+    return slot;
+}
+
+void kvm_bt_tc_free(KvmBtPatchTable *t, int slot)
+{
+    if (slot >= 0 && (unsigned)slot < t->tc.total &&
+        t->tc.state[slot] == KVM_BT_TC_SLOT_LIVE) {
+        /* owner stays: an exit in the old stub is still attributed to its site */
+        t->tc.state[slot] = KVM_BT_TC_SLOT_RETIRED;
+        t->tc.live--;
+    }
+}
+
+uint32_t kvm_bt_tc_slot_ea(const KvmBtPatchTable *t, int slot)
+{
+    return t->tc.ea + (uint32_t)slot * slot_bytes(&t->tc);
+}
+
+uint64_t kvm_bt_tc_slot_pa(const KvmBtPatchTable *t, int slot)
+{
+    return t->tc.pa + (uint64_t)slot * slot_bytes(&t->tc);
+}
+
+void kvm_bt_tc_usage(const KvmBtPatchTable *t, unsigned *live, unsigned *retired,
+                     unsigned *total)
+{
+    *live = t->tc.live;
+    *retired = t->tc.next - t->tc.live;
+    *total = t->tc.total;
+}
+
+/* The slot containing the address, or -1; only handed-out slots have owners. */
+static int slot_of(const KvmBtTc *tc, uint64_t off, bool in_range)
+{
+    unsigned slot;
+
+    if (!in_range || !tc->total) {
+        return -1;
+    }
+    slot = off / slot_bytes(tc);
+    if (slot >= tc->total || tc->state[slot] == KVM_BT_TC_SLOT_FREE) {
+        return -1;
+    }
+    return slot;
+}
+
+KvmBtPatchSite *kvm_bt_patch_by_stub_ea(KvmBtPatchTable *t, uint32_t ea)
+{
+    int slot = slot_of(&t->tc, (uint32_t)(ea - t->tc.ea), ea >= t->tc.ea);
+
+    return slot < 0 ? NULL : kvm_bt_patch_lookup(t, t->tc.owner[slot]);
+}
+
+KvmBtPatchSite *kvm_bt_patch_by_stub_pa(KvmBtPatchTable *t, uint64_t pa)
+{
+    int slot = slot_of(&t->tc, pa - t->tc.pa, pa >= t->tc.pa);
+
+    return slot < 0 ? NULL : kvm_bt_patch_lookup(t, t->tc.owner[slot]);
+}
+
+/* ---- state machine ---- */
+
+void kvm_bt_patch_init(KvmBtPatchTable *t, uint64_t threshold)
+{
+    memset(t, 0, sizeof(*t));
+    t->threshold = threshold;
+}
+
+void kvm_bt_patch_destroy(KvmBtPatchTable *t)
+{
+    free(t->sites);
+    free(t->pages);
+    free(t->tc.state);
+    free(t->tc.owner);
+    memset(t, 0, sizeof(*t));
+}
+
+void kvm_bt_patch_set_threshold(KvmBtPatchTable *t, uint64_t threshold)
+{
+    t->threshold = threshold;
+}
+
+static bool is_hot(const KvmBtPatchTable *t, const KvmBtPatchSite *s)
+{
+    return s->state == KVM_BT_PATCH_COUNTING && t->threshold &&
+           s->exits_before >= t->threshold;
+}
+
+/* Leave TRANSLATED: forget the page bit, retire the slot. */
+static void untranslate(KvmBtPatchTable *t, KvmBtPatchSite *s, KvmBtPatchState to)
+{
+    page_unmark(t, s->pa);
+    kvm_bt_tc_free(t, s->tc_slot);
+    s->state = to;
+}
+
+/* Start counting afresh, for @word */
+static void restart(KvmBtPatchTable *t, KvmBtPatchSite *s, uint32_t word)
+{
+    if (s->state == KVM_BT_PATCH_TRANSLATED) {
+        untranslate(t, s, KVM_BT_PATCH_DROPPED);
+    }
+    s->orig = word;
+    s->state = KVM_BT_PATCH_COUNTING;
+    s->reason = NULL;
+    s->exits_before = 0;
+    s->restarts++;
+}
+
+bool kvm_bt_patch_note_exit(KvmBtPatchTable *t, uint64_t pa, uint32_t ea, uint32_t word,
+                            KvmBtPatchSite **site)
+{
+    KvmBtPatchSite *s;
+
+    if (site) {
+        *site = NULL;
+    }
+    /* an exit inside a stub (its fallback, or a stale copy) belongs to the stub's site */
+    if (t->tc.total && pa >= t->tc.pa &&
+        pa - t->tc.pa < (uint64_t)t->tc.total * slot_bytes(&t->tc)) {
+        s = kvm_bt_patch_by_stub_pa(t, pa);
+        if (s) {
+            s->exits_after++;
+        }
+        if (site) {
+            *site = s;
+        }
+        return false;
+    }
+
+    s = kvm_bt_patch_lookup(t, pa);
+    if (!s) {
+        if ((t->count + 1) * 2 > t->capacity && !sites_grow(t)) {
+            return false;
+        }
+        s = site_probe(t, pa);
+        *s = (KvmBtPatchSite){
+            .pa = pa, .ea = ea, .orig = word, .used = true, .tc_slot = -1,
+            .state = KVM_BT_PATCH_COUNTING,
+        };
+        t->count++;
+    } else if (word != s->orig &&
+               !(s->state == KVM_BT_PATCH_TRANSLATED && word == s->patch)) {
+        /* the guest replaced the code behind our back: a new site */
+        restart(t, s, word);
+    }
+    if (site) {
+        *site = s;
+    }
+    if (s->state == KVM_BT_PATCH_COUNTING) {
+        s->ea = ea;
+        s->exits_before++;
+        return is_hot(t, s);
+    }
+    s->exits_after++;
+    return false;
+}
+
+bool kvm_bt_patch_translated(KvmBtPatchTable *t, uint64_t pa, const KvmBtXlat *x)
+{
+    KvmBtPatchSite *s = kvm_bt_patch_lookup(t, pa);
+    int slot = -1;
+
+    if (!s || s->state != KVM_BT_PATCH_COUNTING || x->kind == KVM_BT_XLAT_NONE) {
+        return false;
+    }
+    if (x->kind == KVM_BT_XLAT_STUB) {
+        slot = kvm_bt_tc_peek(t);
+        /* the stub must have been built for exactly this slot */
+        if (slot < 0 || x->stub_words > t->tc.slot_words ||
+            x->fallback_ea - kvm_bt_tc_slot_ea(t, slot) != 4 * x->fallback) {
+            return false;
+        }
+    }
+    if (!page_mark(t, pa)) {
+        return false;
+    }
+    if (slot >= 0) {
+        kvm_bt_tc_alloc(t);
+        t->tc.owner[slot] = pa;
+        s->stub_ea = kvm_bt_tc_slot_ea(t, slot);
+        s->stub_end = s->stub_ea + 4 * x->stub_words;
+        s->stub_pa = kvm_bt_tc_slot_pa(t, slot);
+    } else {
+        s->stub_ea = s->stub_end = 0;
+        s->stub_pa = 0;
+    }
+    s->tc_slot = slot;
+    s->patch = x->patch;
+    s->kind = x->kind;
+    s->reason = NULL;
+    s->state = KVM_BT_PATCH_TRANSLATED;
+    return true;
+}
+
+bool kvm_bt_patch_refused(KvmBtPatchTable *t, uint64_t pa, const char *reason)
+{
+    KvmBtPatchSite *s = kvm_bt_patch_lookup(t, pa);
+
+    if (!s || s->state != KVM_BT_PATCH_COUNTING) {
+        return false;
+    }
+    s->state = KVM_BT_PATCH_REFUSED;
+    s->reason = reason;
+    return true;
+}
+
+bool kvm_bt_patch_dropped(KvmBtPatchTable *t, uint64_t pa)
+{
+    KvmBtPatchSite *s = kvm_bt_patch_lookup(t, pa);
+
+    if (!s || s->state != KVM_BT_PATCH_TRANSLATED) {
+        return false;
+    }
+    untranslate(t, s, KVM_BT_PATCH_DROPPED);
+    return true;
+}
+
+bool kvm_bt_patch_undone(KvmBtPatchTable *t, uint64_t pa, const char *reason)
+{
+    KvmBtPatchSite *s = kvm_bt_patch_lookup(t, pa);
+
+    if (!s || s->state != KVM_BT_PATCH_TRANSLATED) {
+        return false;
+    }
+    untranslate(t, s, KVM_BT_PATCH_UNDONE);
+    s->reason = reason;
+    return true;
+}
+
+bool kvm_bt_patch_recount(KvmBtPatchTable *t, uint64_t pa)
+{
+    KvmBtPatchSite *s = kvm_bt_patch_lookup(t, pa);
+
+    if (!s || s->state == KVM_BT_PATCH_COUNTING || s->state == KVM_BT_PATCH_TRANSLATED) {
+        return false;
+    }
+    restart(t, s, s->orig);
+    return true;
+}
+
+void kvm_bt_patch_foreach(KvmBtPatchTable *t, bool (*fn)(KvmBtPatchSite *s, void *opaque),
+                          void *opaque)
+{
+    for (size_t i = 0; i < t->capacity; i++) {
+        if (t->sites[i].used && !fn(&t->sites[i], opaque)) {
+            return;
+        }
+    }
+}
+
+size_t kvm_bt_patch_count(const KvmBtPatchTable *t, KvmBtPatchState state)
+{
+    size_t n = 0;
+
+    if (state == KVM_BT_PATCH_TRANSLATED) {
+        return t->translated;
+    }
+    for (size_t i = 0; i < t->capacity; i++) {
+        n += t->sites[i].used && t->sites[i].state == state;
+    }
+    return n;
+}
+
+const char *kvm_bt_patch_state_name(KvmBtPatchState state)
+{
+    static const char *const names[KVM_BT_PATCH__COUNT] = {
+        [KVM_BT_PATCH_COUNTING] = "counting",
+        [KVM_BT_PATCH_TRANSLATED] = "translated",
+        [KVM_BT_PATCH_DROPPED] = "dropped",
+        [KVM_BT_PATCH_UNDONE] = "undone",
+        [KVM_BT_PATCH_REFUSED] = "refused",
+    };
+
+    return (unsigned)state < KVM_BT_PATCH__COUNT ? names[state] : "?";
+}

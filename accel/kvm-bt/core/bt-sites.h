@@ -1,0 +1,161 @@
+/*
+ * kvm-bt translator core: BT site table and translation-cache allocator
+ *
+ * One global table of the privileged sites binary translation considers,
+ * keyed by the guest physical address of the instruction word (a patch
+ * lives in physical memory, whatever maps it). Each site moves through
+ *
+ *   COUNTING --hot, translated--> TRANSLATED --guest wrote it--> DROPPED
+ *      |                              \--monitor undid it--> UNDONE
+ *      \--cannot translate--> REFUSED
+ *
+ * and any state goes back to COUNTING when an exit shows a different word
+ * at the address (the guest replaced the code: a new site).
+ *
+ * The translation cache (TC) is a guest-mapped region cut into fixed-size
+ * slots, one stub each. A freed slot is never handed out again for the life
+ * of the table: a vCPU may still be executing inside the old stub (it was
+ * interrupted there, or is about to take its fallback trap), and reusing the
+ * slot would run it into somebody else's code.
+ *
+ * Not thread-safe: the monitor wraps the table in a lock. Site pointers
+ * stay valid until the next call that adds a site (note_exit of a new pa).
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef KVM_BT_SITES_H
+#define KVM_BT_SITES_H
+
+#include "bt-translate.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum KvmBtPatchState {
+    KVM_BT_PATCH_COUNTING = 0,  /* exits are being counted */
+    KVM_BT_PATCH_TRANSLATED,    /* patch is in guest memory */
+    KVM_BT_PATCH_DROPPED,       /* the guest wrote the word: patch gone */
+    KVM_BT_PATCH_UNDONE,        /* the monitor restored the word (mapping gone, page blocked...) */
+    KVM_BT_PATCH_REFUSED,       /* cannot be translated (reason) */
+    KVM_BT_PATCH__COUNT
+} KvmBtPatchState;
+
+typedef struct KvmBtPatchSite {
+    uint64_t pa;                /* key: guest physical address of the word */
+    uint32_t ea;                /* EA seen at the last exit, or the translation's */
+    uint32_t orig;              /* the guest's instruction word */
+    uint32_t patch;             /* the word written over it (kept after drop/undo) */
+    uint8_t kind;               /* KvmBtXlatKind */
+    uint8_t state;              /* KvmBtPatchState */
+    bool used;                  /* hash slot in use */
+    const char *reason;         /* REFUSED, UNDONE: static string */
+    uint64_t exits_before;      /* exits counted while COUNTING */
+    uint64_t exits_after;       /* exits in any later state (stale code, fallback, refused) */
+    uint32_t restarts;          /* times counting restarted on a new word or recount */
+    int32_t tc_slot;            /* STUB: its TC slot (kept after the slot is freed), else -1 */
+    uint32_t stub_ea, stub_end; /* STUB: [stub_ea, stub_end) */
+    uint64_t stub_pa;
+} KvmBtPatchSite;
+
+/* Per-4 KiB-page record of TRANSLATED words, for the write check */
+typedef struct KvmBtPatchPage {
+    uint64_t page;              /* pa >> 12 */
+    uint32_t count;             /* TRANSLATED words in the page */
+    bool used;
+    uint32_t words[32];         /* bitmap of the 1024 words */
+} KvmBtPatchPage;
+
+typedef enum KvmBtTcSlotState {
+    KVM_BT_TC_SLOT_FREE = 0,    /* never handed out */
+    KVM_BT_TC_SLOT_LIVE,
+    KVM_BT_TC_SLOT_RETIRED,     /* freed: never handed out again */
+} KvmBtTcSlotState;
+
+typedef struct KvmBtTc {
+    uint64_t pa;
+    uint32_t ea;
+    unsigned slot_words;
+    unsigned total;             /* slots */
+    unsigned next;              /* slots below this were handed out, never again */
+    unsigned live;
+    uint8_t *state;             /* per slot: KvmBtTcSlotState */
+    uint64_t *owner;            /* per slot: pa of the site it was given to */
+} KvmBtTc;
+
+typedef struct KvmBtPatchTable {
+    KvmBtPatchSite *sites;
+    size_t capacity, count;     /* capacity: power of two */
+    KvmBtPatchPage *pages;
+    size_t page_capacity, page_count;
+    size_t translated;          /* sites in state TRANSLATED */
+    uint64_t threshold;         /* exits before a site is hot; 0: never */
+    KvmBtTc tc;
+} KvmBtPatchTable;
+
+#define KVM_BT_HOT_THRESHOLD_DEFAULT 64
+#define KVM_BT_TC_SLOT_WORDS_DEFAULT KVM_BT_STUB_MAX_WORDS
+
+/* Threshold: exits at one site before it is hot (0 disables translation). */
+void kvm_bt_patch_init(KvmBtPatchTable *t, uint64_t threshold);
+void kvm_bt_patch_destroy(KvmBtPatchTable *t);
+void kvm_bt_patch_set_threshold(KvmBtPatchTable *t, uint64_t threshold);
+
+/*
+ * Note an exit at guest word @pa (EA @ea) holding @word. Returns true while
+ * the site is hot: COUNTING with exits_before >= threshold, i.e. until the
+ * caller records a decision (translated or refused). *site (if non-NULL)
+ * gets the site, NULL on allocation failure.
+ * An exit inside a TC slot is attributed to the slot's site (exits_after)
+ * and never hot.
+ */
+bool kvm_bt_patch_note_exit(KvmBtPatchTable *t, uint64_t pa, uint32_t ea, uint32_t word,
+                            KvmBtPatchSite **site);
+KvmBtPatchSite *kvm_bt_patch_lookup(KvmBtPatchTable *t, uint64_t pa);
+
+/*
+ * Record decisions. translated: COUNTING -> TRANSLATED with @x (INPLACE or
+ * STUB); for a STUB it takes the TC slot kvm_bt_tc_peek named, which @x
+ * must have been built for. Returns false (nothing changed) if the site is
+ * not COUNTING, @x is NONE, or the stub is not in the next free slot.
+ */
+bool kvm_bt_patch_translated(KvmBtPatchTable *t, uint64_t pa, const KvmBtXlat *x);
+bool kvm_bt_patch_refused(KvmBtPatchTable *t, uint64_t pa, const char *reason);
+/* TRANSLATED -> DROPPED / UNDONE; frees the TC slot (which is not reused). */
+bool kvm_bt_patch_dropped(KvmBtPatchTable *t, uint64_t pa);
+bool kvm_bt_patch_undone(KvmBtPatchTable *t, uint64_t pa, const char *reason);
+/* DROPPED/UNDONE/REFUSED -> COUNTING from zero (e.g. the page is back). */
+bool kvm_bt_patch_recount(KvmBtPatchTable *t, uint64_t pa);
+
+/* The site owning the TC slot containing @ea / @pa (even after the slot was freed). */
+KvmBtPatchSite *kvm_bt_patch_by_stub_ea(KvmBtPatchTable *t, uint32_t ea);
+KvmBtPatchSite *kvm_bt_patch_by_stub_pa(KvmBtPatchTable *t, uint64_t pa);
+
+/* Is any TRANSLATED word within [pa, pa + len)? Cheap when not. */
+bool kvm_bt_patch_any_in(const KvmBtPatchTable *t, uint64_t pa, uint64_t len);
+
+/* Visit every site (order unspecified); stop early if @fn returns false. */
+void kvm_bt_patch_foreach(KvmBtPatchTable *t, bool (*fn)(KvmBtPatchSite *s, void *opaque),
+                          void *opaque);
+size_t kvm_bt_patch_count(const KvmBtPatchTable *t, KvmBtPatchState state);
+const char *kvm_bt_patch_state_name(KvmBtPatchState state);
+
+/*
+ * TC: [pa, pa + size) mapped at @ea, @slot_words words a slot. Call once,
+ * before any stub translation; size 0 means no TC. false on bad geometry
+ * or allocation failure.
+ */
+bool kvm_bt_tc_init(KvmBtPatchTable *t, uint64_t pa, uint32_t ea, uint32_t size,
+                    unsigned slot_words);
+/* The slot the next kvm_bt_tc_alloc returns, -1 if the TC is exhausted. */
+int kvm_bt_tc_peek(const KvmBtPatchTable *t);
+int kvm_bt_tc_alloc(KvmBtPatchTable *t);
+/* Retire @slot: it stays attributed to its site but is never handed out again. */
+void kvm_bt_tc_free(KvmBtPatchTable *t, int slot);
+uint32_t kvm_bt_tc_slot_ea(const KvmBtPatchTable *t, int slot);
+uint64_t kvm_bt_tc_slot_pa(const KvmBtPatchTable *t, int slot);
+/* live: in use; retired: freed, never reused; total: all slots. */
+void kvm_bt_tc_usage(const KvmBtPatchTable *t, unsigned *live, unsigned *retired,
+                     unsigned *total);
+
+#endif

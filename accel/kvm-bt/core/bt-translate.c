@@ -1,0 +1,438 @@
+/*
+ * kvm-bt translator core: binary translation of one privileged site
+ *
+ * In-place translations are single page accesses (shared-page.h):
+ *   mfmsr rD        -> lwz rD,msr
+ *   mfspr rD,X      -> lwz rD,X's field      (X has a read mirror)
+ *   mtspr X,rS      -> stw rS,X's field      (X has a write policy)
+ * Stub translations (a "b" to a TC slot):
+ *   wrtee rS, wrteei 0/1, mtmsr rS, mtspr PID,rS
+ *
+ * Every stub has the same shape:
+ *   enter:    save the one scratch GPR (never the source) in scratch1 and,
+ *             if the stub compares, CR in scratch3
+ *   body:     test whether the shortcut is exact; if so update the page
+ *   exit:     restore CR0 and the scratch GPR, "b site+4"
+ *   fallback: restore CR0 and the scratch GPR, the original word (it traps;
+ *             the monitor emulates it and resumes at site+4), "b site+4"
+ *             (not reached in practice: the monitor redirects)
+ * The stubs need not set "critical": the monitor withholds asynchronous
+ * interrupts while the PC is inside the TC.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "bt-translate.h"
+#include "ppc-insn.h"
+#include "shared-page.h"
+
+#include <string.h>
+
+/* Page displacement for "lwz/stw r,D(0)" */
+#define PAGE(off)   KVM_BT_SHARED_D(off)
+
+/* MSR bits in Power ISA bit numbering (bit 0 = MSB), for rlwinm/rlwimi masks */
+#define MSR_EE_BIT  16
+#define MSR_RI_BIT  30
+_Static_assert((0x80000000u >> MSR_EE_BIT) == KVM_BT_MSR_EE, "EE bit");
+_Static_assert((0x80000000u >> MSR_RI_BIT) == KVM_BT_MSR_RI, "RI bit");
+
+/* mtcrf mask of CR0, the only CR field a stub changes */
+#define FXM_CR0     0x80
+
+/* ---- stub assembler ---- */
+
+typedef enum Label {
+    L_STORE,        /* the shortcut is exact: update the page */
+    L_FALLBACK,     /* restore and execute the original word */
+    L__COUNT
+} Label;
+
+typedef struct Fixup {
+    unsigned at;        /* stub index of the bc */
+    Label to;
+    unsigned bo, bi;
+} Fixup;
+
+typedef struct Stub {
+    KvmBtXlat *x;
+    uint32_t site;      /* EA of the translated instruction */
+    uint32_t base;      /* EA of stub[0] */
+    unsigned cap;       /* usable words */
+    unsigned scratch;   /* the GPR the stub borrows */
+    bool uses_cr;
+    const char *err;
+    int label_at[L__COUNT];
+    Fixup fix[8];
+    unsigned nfix;
+} Stub;
+
+static uint32_t stub_pc(const Stub *s)
+{
+    return s->base + 4 * s->x->stub_words;
+}
+
+static void emit(Stub *s, uint32_t word)
+{
+    if (s->err) {
+        return;
+    }
+    if (s->x->stub_words >= s->cap) {
+        s->err = "stub does not fit the TC slot";
+        return;
+    }
+    /* 0 is every constructor's "cannot encode": a translator bug */
+    if (!word) {
+        s->err = "internal: operand out of range";
+        return;
+    }
+    s->x->stub[s->x->stub_words++] = word;
+}
+
+/* Conditional branch on CR0 bit @bi to @to, resolved by stub_finish */
+static void emit_bc(Stub *s, unsigned bo, unsigned bi, Label to)
+{
+    if (s->nfix < sizeof(s->fix) / sizeof(s->fix[0])) {
+        s->fix[s->nfix++] = (Fixup){ s->x->stub_words, to, bo, bi };
+    } else {
+        s->err = "internal: too many branches";
+    }
+    emit(s, ppc_enc_bc(stub_pc(s), stub_pc(s), bo, bi));    /* placeholder */
+}
+
+static void label(Stub *s, Label l)
+{
+    s->label_at[l] = s->x->stub_words;
+}
+
+static void emit_b_resume(Stub *s)
+{
+    uint32_t w = ppc_enc_b(stub_pc(s), s->site + 4, false);
+
+    if (!w && !s->err) {
+        s->err = "site+4 out of branch range of the TC";
+    }
+    emit(s, w);
+}
+
+static void stub_finish(Stub *s)
+{
+    for (unsigned i = 0; i < s->nfix && !s->err; i++) {
+        int to = s->label_at[s->fix[i].to];
+
+        if (to < 0) {
+            s->err = "internal: unplaced label";
+            break;
+        }
+        s->x->stub[s->fix[i].at] = ppc_enc_bc(s->base + 4 * s->fix[i].at, s->base + 4 * to,
+                                              s->fix[i].bo, s->fix[i].bi);
+    }
+}
+
+/* Save what the stub borrows. */
+static void stub_enter(Stub *s)
+{
+    emit(s, ppc_enc_stw(s->scratch, PAGE(KVM_BT_SH_SCRATCH1), 0));
+    if (s->uses_cr) {
+        emit(s, ppc_enc_mfcr(s->scratch));
+        emit(s, ppc_enc_stw(s->scratch, PAGE(KVM_BT_SH_SCRATCH3), 0));
+    }
+}
+
+/* Give back what stub_enter saved; compares only change CR0. */
+static void stub_restore(Stub *s)
+{
+    if (s->uses_cr) {
+        emit(s, ppc_enc_lwz(s->scratch, PAGE(KVM_BT_SH_SCRATCH3), 0));
+        emit(s, ppc_enc_mtcrf(FXM_CR0, s->scratch));
+    }
+    emit(s, ppc_enc_lwz(s->scratch, PAGE(KVM_BT_SH_SCRATCH1), 0));
+}
+
+/* Fast-path end, then the fallback path (always last, same for every stub). */
+static void stub_leave(Stub *s, uint32_t original)
+{
+    stub_restore(s);
+    emit_b_resume(s);
+
+    label(s, L_FALLBACK);
+    stub_restore(s);
+    s->x->fallback = s->x->stub_words;
+    emit(s, original);
+    emit_b_resume(s);
+}
+
+/*
+ * CR0.EQ clear -> fallback if an interrupt is pending: enabling EE then
+ * must deliver it, which only the monitor can do.
+ */
+static void emit_pending_check(Stub *s)
+{
+    emit(s, ppc_enc_lwz(s->scratch, PAGE(KVM_BT_SH_INT_PENDING), 0));
+    emit(s, ppc_enc_cmpwi(0, s->scratch, 0));
+    emit_bc(s, PPC_BO_IF_FALSE, PPC_CR_EQ, L_FALLBACK);
+}
+
+/* ---- stub bodies ---- */
+
+/* wrtee rS: copy rS's EE into the page MSR */
+static void body_wrtee(Stub *s, const PPCInsn *in)
+{
+    unsigned t = s->scratch;
+
+    emit(s, ppc_enc_andi_(t, in->rt, KVM_BT_MSR_EE));
+    /* EE := 0 never makes an interrupt deliverable */
+    emit_bc(s, PPC_BO_IF_TRUE, PPC_CR_EQ, L_STORE);
+    emit_pending_check(s);
+    label(s, L_STORE);
+    emit(s, ppc_enc_lwz(t, PAGE(KVM_BT_SH_MSR), 0));
+    emit(s, ppc_enc_rlwimi(t, in->rt, 0, MSR_EE_BIT, MSR_EE_BIT, false));
+    emit(s, ppc_enc_stw(t, PAGE(KVM_BT_SH_MSR), 0));
+}
+
+/* wrteei 0: clear EE (no compare, CR untouched; the fallback is unreachable) */
+static void body_wrteei0(Stub *s, const PPCInsn *in)
+{
+    unsigned t = s->scratch;
+
+    (void)in;
+    emit(s, ppc_enc_lwz(t, PAGE(KVM_BT_SH_MSR), 0));
+    emit(s, ppc_enc_rlwinm(t, t, 0, MSR_EE_BIT + 1, MSR_EE_BIT - 1, false));
+    emit(s, ppc_enc_stw(t, PAGE(KVM_BT_SH_MSR), 0));
+}
+
+/* wrteei 1: set EE unless an interrupt is pending */
+static void body_wrteei1(Stub *s, const PPCInsn *in)
+{
+    unsigned t = s->scratch;
+
+    (void)in;
+    emit_pending_check(s);
+    emit(s, ppc_enc_lwz(t, PAGE(KVM_BT_SH_MSR), 0));
+    emit(s, ppc_enc_ori(t, t, KVM_BT_MSR_EE));
+    emit(s, ppc_enc_stw(t, PAGE(KVM_BT_SH_MSR), 0));
+}
+
+/*
+ * mtmsr rS: only EE/RI changes are shortcut; the page holds the full MSR,
+ * so storing rS is then exact.
+ */
+static void body_mtmsr(Stub *s, const PPCInsn *in)
+{
+    unsigned t = s->scratch;
+
+    emit(s, ppc_enc_lwz(t, PAGE(KVM_BT_SH_MSR), 0));
+    emit(s, ppc_enc_xor(t, t, in->rt, false));
+    /* changed bits other than EE and RI -> the monitor (MMU, PR, CE, ...) */
+    emit(s, ppc_enc_rlwinm(t, t, 0, MSR_EE_BIT + 1, MSR_EE_BIT - 1, false));
+    emit(s, ppc_enc_rlwinm(t, t, 0, MSR_RI_BIT + 1, MSR_RI_BIT - 1, true));
+    emit_bc(s, PPC_BO_IF_FALSE, PPC_CR_EQ, L_FALLBACK);
+    emit(s, ppc_enc_andi_(t, in->rt, KVM_BT_MSR_EE));
+    emit_bc(s, PPC_BO_IF_TRUE, PPC_CR_EQ, L_STORE);
+    emit_pending_check(s);
+    label(s, L_STORE);
+    emit(s, ppc_enc_stw(in->rt, PAGE(KVM_BT_SH_MSR), 0));
+}
+
+/*
+ * mtspr PID,rS: rewriting the current PID changes nothing architecturally
+ * (no context synchronisation needed), so it is skipped; a real change
+ * goes to the monitor.
+ */
+static void body_mtspr_pid(Stub *s, const PPCInsn *in)
+{
+    unsigned t = s->scratch;
+
+    emit(s, ppc_enc_lwz(t, PAGE(KVM_BT_SH_PRIV_PID), 0));
+    emit(s, ppc_enc_cmplw(0, t, in->rt));
+    emit_bc(s, PPC_BO_IF_FALSE, PPC_CR_EQ, L_FALLBACK);
+}
+
+typedef struct StubRule {
+    void (*body)(Stub *s, const PPCInsn *in);
+    bool uses_cr;       /* the body compares: save and restore CR0 */
+    bool has_source;    /* insn.rt is a GPR the body reads */
+} StubRule;
+
+static const StubRule stub_wrtee = { body_wrtee, true, true };
+static const StubRule stub_wrteei0 = { body_wrteei0, false, false };
+static const StubRule stub_wrteei1 = { body_wrteei1, true, false };
+static const StubRule stub_mtmsr = { body_mtmsr, true, true };
+static const StubRule stub_mtspr_pid = { body_mtspr_pid, true, true };
+
+/* ---- translation rules ---- */
+
+typedef struct Ctx {
+    uint32_t site, word, tc_ea;
+    unsigned tc_words;
+    KvmBtXlat *x;
+} Ctx;
+
+static KvmBtXlatKind none(Ctx *c, const char *why)
+{
+    memset(c->x, 0, sizeof(*c->x));
+    c->x->kind = KVM_BT_XLAT_NONE;
+    c->x->reason = why;
+    return KVM_BT_XLAT_NONE;
+}
+
+static KvmBtXlatKind inplace(Ctx *c, uint32_t word)
+{
+    if (!word) {
+        return none(c, "internal: operand out of range");
+    }
+    c->x->kind = KVM_BT_XLAT_INPLACE;
+    c->x->patch = word;
+    return KVM_BT_XLAT_INPLACE;
+}
+
+static KvmBtXlatKind stub(Ctx *c, const PPCInsn *in, const StubRule *rule)
+{
+    /* r0 is a fine scratch (only RA = 0 means "no register"), unless it is the source */
+    Stub s = {
+        .x = c->x, .site = c->site, .base = c->tc_ea,
+        .cap = c->tc_words < KVM_BT_STUB_MAX_WORDS ? c->tc_words : KVM_BT_STUB_MAX_WORDS,
+        .scratch = rule->has_source && in->rt == 0 ? 12 : 0,
+        .uses_cr = rule->uses_cr,
+        .label_at = { -1, -1 },
+    };
+
+    if (!c->tc_ea) {
+        return none(c, "no TC slot");
+    }
+    c->x->patch = ppc_enc_b(c->site, c->tc_ea, false);
+    if (!c->x->patch) {
+        return none(c, "TC out of branch range of the site");
+    }
+    stub_enter(&s);
+    rule->body(&s, in);
+    stub_leave(&s, c->word);
+    stub_finish(&s);
+    if (s.err) {
+        return none(c, s.err);
+    }
+    c->x->kind = KVM_BT_XLAT_STUB;
+    c->x->fallback_ea = c->tc_ea + 4 * c->x->fallback;
+    c->x->resume_ea = c->site + 4;
+    return KVM_BT_XLAT_STUB;
+}
+
+static KvmBtXlatKind xlat_mfmsr(Ctx *c, const PPCInsn *in)
+{
+    return inplace(c, ppc_enc_lwz(in->rt, PAGE(KVM_BT_SH_MSR), 0));
+}
+
+static KvmBtXlatKind xlat_mfspr(Ctx *c, const PPCInsn *in)
+{
+    const KvmBtSprMirror *m = kvm_bt_spr_mirror(in->spr);
+
+    if (!m || m->read == KVM_BT_SPR_EXIT) {
+        return none(c, "SPR has no read mirror");
+    }
+    return inplace(c, ppc_enc_lwz(in->rt, PAGE(m->offset), 0));
+}
+
+static KvmBtXlatKind xlat_mtspr(Ctx *c, const PPCInsn *in)
+{
+    const KvmBtSprMirror *m = kvm_bt_spr_mirror(in->spr);
+
+    if (in->spr == KVM_BT_SPR_PID) {
+        return stub(c, in, &stub_mtspr_pid);
+    }
+    if (!m) {
+        return none(c, "SPR not mirrored");
+    }
+    if (m->write == KVM_BT_SPR_EXIT) {
+        return none(c, "SPR write has effects beyond the page");
+    }
+    return inplace(c, ppc_enc_stw(in->rt, PAGE(m->offset), 0));
+}
+
+static KvmBtXlatKind xlat_wrtee(Ctx *c, const PPCInsn *in)
+{
+    return stub(c, in, &stub_wrtee);
+}
+
+static KvmBtXlatKind xlat_wrteei(Ctx *c, const PPCInsn *in)
+{
+    return stub(c, in, in->l ? &stub_wrteei1 : &stub_wrteei0);
+}
+
+static KvmBtXlatKind xlat_mtmsr(Ctx *c, const PPCInsn *in)
+{
+    if (in->l) {
+        return none(c, "mtmsr with L=1");
+    }
+    return stub(c, in, &stub_mtmsr);
+}
+
+typedef struct Rule {
+    PPCInsnKind kind;
+    KvmBtXlatKind (*fn)(Ctx *c, const PPCInsn *in);   /* NULL: never translated */
+    const char *why;                                    /* ... because */
+} Rule;
+
+static const Rule rules[] = {
+    { PPC_INSN_MFMSR,   xlat_mfmsr, NULL },
+    { PPC_INSN_MFSPR,   xlat_mfspr, NULL },
+    { PPC_INSN_MTSPR,   xlat_mtspr, NULL },
+    { PPC_INSN_WRTEE,   xlat_wrtee, NULL },
+    { PPC_INSN_WRTEEI,  xlat_wrteei, NULL },
+    { PPC_INSN_MTMSR,   xlat_mtmsr, NULL },
+    /* why the other privileged instructions keep exiting */
+    { PPC_INSN_RFI,     NULL, "interrupt return: context change" },
+    { PPC_INSN_RFCI,    NULL, "interrupt return: context change" },
+    { PPC_INSN_RFMCI,   NULL, "interrupt return: context change" },
+    { PPC_INSN_RFDI,    NULL, "interrupt return: context change" },
+    { PPC_INSN_TLBWE,   NULL, "TLB operation" },
+    { PPC_INSN_TLBRE,   NULL, "TLB operation" },
+    { PPC_INSN_TLBSX,   NULL, "TLB operation" },
+    { PPC_INSN_TLBIVAX, NULL, "TLB operation" },
+    { PPC_INSN_TLBILX,  NULL, "TLB operation" },
+    { PPC_INSN_TLBSYNC, NULL, "TLB operation" },
+    { PPC_INSN_WAIT,    NULL, "wait: the monitor idles the vCPU" },
+    { PPC_INSN_MSGSND,  NULL, "inter-processor message" },
+    { PPC_INSN_MSGCLR,  NULL, "inter-processor message" },
+    { PPC_INSN_MFPMR,   NULL, "performance monitor register" },
+    { PPC_INSN_MTPMR,   NULL, "performance monitor register" },
+    { PPC_INSN_DCBI,    NULL, "cache operation" },
+};
+
+KvmBtXlatKind kvm_bt_xlat(uint32_t site_ea, uint32_t word, uint32_t tc_ea,
+                          unsigned tc_words, KvmBtXlat *out)
+{
+    Ctx c = { .site = site_ea, .word = word, .tc_ea = tc_ea, .tc_words = tc_words, .x = out };
+    PPCInsn in;
+
+    memset(out, 0, sizeof(*out));
+    if (site_ea & 3) {
+        return none(&c, "misaligned site");
+    }
+    if (!ppc_insn_decode(word, &in)) {
+        return none(&c, "unknown instruction");
+    }
+    for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+        if (rules[i].kind == in.kind) {
+            return rules[i].fn ? rules[i].fn(&c, &in) : none(&c, rules[i].why);
+        }
+    }
+    return none(&c, "not a privileged instruction");
+}
+
+bool kvm_bt_xlat_needs_stub(uint32_t word)
+{
+    KvmBtXlat x;
+
+    /* a dry run with a nearby, large enough slot */
+    return kvm_bt_xlat(0x10000, word, 0x20000, KVM_BT_STUB_MAX_WORDS, &x) ==
+           KVM_BT_XLAT_STUB;
+}
+
+const char *kvm_bt_xlat_kind_name(KvmBtXlatKind kind)
+{
+    switch (kind) {
+    case KVM_BT_XLAT_NONE:      return "none";
+    case KVM_BT_XLAT_INPLACE:   return "inplace";
+    case KVM_BT_XLAT_STUB:      return "stub";
+    }
+    return "?";
+}
