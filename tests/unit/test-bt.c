@@ -1,0 +1,971 @@
+/*
+ * Unit tests for the binary translator (bt-translate), the BT site table
+ * and TC allocator (bt-sites) and the shared-page layout.
+ *
+ * Stubs are checked by running them: a tiny interpreter for the handful of
+ * instructions the stubs use executes from the patched site until it
+ * returns to site+4 or reaches the fallback (the original privileged word,
+ * which would trap), and the result is compared with the instruction's
+ * reference semantics over thousands of random register files.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "bt-sites.h"
+#include "bt-translate.h"
+#include "ppc-insn.h"
+#include "shared-page.h"
+#include "test-harness.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- deterministic random numbers (xorshift64*) ---- */
+
+static uint64_t rng_state = 0x6b766d2d62742d31ull;
+
+static uint32_t rnd(void)
+{
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return (uint32_t)((rng_state * 0x2545f4914f6cdd1dull) >> 32);
+}
+
+static bool coin(void)
+{
+    return rnd() & 1;
+}
+
+/* ---- a tiny PowerPC interpreter, just what the stubs need ---- */
+
+typedef struct Cpu {
+    uint32_t gpr[32];
+    uint32_t cr;
+    bool so;                /* XER[SO], copied into CR0 by compares */
+    uint8_t page[KVM_BT_SHARED_SIZE];
+} Cpu;
+
+typedef enum RunEnd {
+    RUN_RESUME,             /* reached site + 4 */
+    RUN_FALLBACK,           /* about to execute the fallback word */
+    RUN_ERROR,
+} RunEnd;
+
+typedef struct Code {
+    uint32_t site, site_word;
+    uint32_t tc_ea;
+    const uint32_t *stub;
+    unsigned stub_words;
+    uint32_t fallback_ea;   /* 0: none */
+} Code;
+
+static uint32_t page_rd(const Cpu *c, unsigned off)
+{
+    return (uint32_t)c->page[off] << 24 | c->page[off + 1] << 16 | c->page[off + 2] << 8 |
+           c->page[off + 3];
+}
+
+static void page_wr(Cpu *c, unsigned off, uint32_t v)
+{
+    c->page[off] = v >> 24;
+    c->page[off + 1] = v >> 16;
+    c->page[off + 2] = v >> 8;
+    c->page[off + 3] = v;
+}
+
+static uint32_t rotl(uint32_t v, unsigned n)
+{
+    return n ? (v << n) | (v >> (32 - n)) : v;
+}
+
+/* rlwinm/rlwimi mask, Power ISA bit numbering, wrapping when mb > me */
+static uint32_t mask32(unsigned mb, unsigned me)
+{
+    uint32_t m1 = 0xffffffffu >> mb, m2 = 0xffffffffu << (31 - me);
+
+    return mb <= me ? m1 & m2 : m1 | m2;
+}
+
+static void set_crf(Cpu *c, unsigned crf, unsigned lt_gt_eq)
+{
+    unsigned shift = 28 - 4 * crf;
+
+    c->cr = (c->cr & ~(0xfu << shift)) | ((lt_gt_eq | c->so) << shift);
+}
+
+static void set_cr0(Cpu *c, uint32_t v)
+{
+    set_crf(c, 0, (int32_t)v < 0 ? 8 : (int32_t)v > 0 ? 4 : 2);
+}
+
+/* Only RA = 0 addressing into the shared page: the stubs have no base register. */
+static bool page_ea(const PPCInsn *in, unsigned *off, const char **err)
+{
+    uint32_t ea = (uint32_t)in->imm;
+
+    if (in->ra != 0 || ea < KVM_BT_SHARED_EA || (ea & 3)) {
+        *err = "load/store outside the shared page";
+        return false;
+    }
+    *off = ea - KVM_BT_SHARED_EA;
+    return true;
+}
+
+static bool fetch(const Code *code, uint32_t pc, uint32_t *w)
+{
+    if (pc == code->site) {
+        *w = code->site_word;
+        return true;
+    }
+    if (code->stub && pc >= code->tc_ea && pc < code->tc_ea + 4 * code->stub_words) {
+        *w = code->stub[(pc - code->tc_ea) / 4];
+        return true;
+    }
+    return false;
+}
+
+static RunEnd run(Cpu *c, const Code *code, const char **err)
+{
+    uint32_t pc = code->site;
+
+    *err = NULL;
+    for (int steps = 0; steps < 200; steps++) {
+        PPCInsn in;
+        uint32_t w, *rt, *ra;
+        unsigned off;
+
+        if (pc == code->site + 4) {
+            return RUN_RESUME;
+        }
+        if (code->fallback_ea && pc == code->fallback_ea) {
+            return RUN_FALLBACK;
+        }
+        if (!fetch(code, pc, &w)) {
+            *err = "jumped outside the code";
+            return RUN_ERROR;
+        }
+        if (!ppc_insn_decode(w, &in)) {
+            *err = "undecodable word";
+            return RUN_ERROR;
+        }
+        rt = &c->gpr[in.rt];
+        ra = &c->gpr[in.ra];
+        pc += 4;
+        switch (in.kind) {
+        case PPC_INSN_LWZ:
+            if (!page_ea(&in, &off, err)) {
+                return RUN_ERROR;
+            }
+            *rt = page_rd(c, off);
+            break;
+        case PPC_INSN_STW:
+            if (!page_ea(&in, &off, err)) {
+                return RUN_ERROR;
+            }
+            page_wr(c, off, *rt);
+            break;
+        case PPC_INSN_ADDI:
+            *rt = (in.ra ? *ra : 0) + (uint32_t)in.imm;
+            break;
+        case PPC_INSN_ADDIS:
+            *rt = (in.ra ? *ra : 0) + ((uint32_t)in.imm << 16);
+            break;
+        case PPC_INSN_ORI:
+            *ra = *rt | (uint32_t)in.imm;
+            break;
+        case PPC_INSN_ORIS:
+            *ra = *rt | ((uint32_t)in.imm << 16);
+            break;
+        case PPC_INSN_XORI:
+            *ra = *rt ^ (uint32_t)in.imm;
+            break;
+        case PPC_INSN_ANDI_:
+            *ra = *rt & (uint32_t)in.imm;
+            set_cr0(c, *ra);
+            break;
+        case PPC_INSN_RLWINM:
+            *ra = rotl(*rt, in.sh) & mask32(in.mb, in.me);
+            if (in.rc) {
+                set_cr0(c, *ra);
+            }
+            break;
+        case PPC_INSN_RLWIMI: {
+            uint32_t m = mask32(in.mb, in.me);
+
+            *ra = (rotl(*rt, in.sh) & m) | (*ra & ~m);
+            if (in.rc) {
+                set_cr0(c, *ra);
+            }
+            break;
+        }
+        case PPC_INSN_CMPI:
+            if (in.l) {
+                *err = "64-bit compare";
+                return RUN_ERROR;
+            }
+            set_crf(c, in.crf, (int32_t)*ra < in.imm ? 8 : (int32_t)*ra > in.imm ? 4 : 2);
+            break;
+        case PPC_INSN_CMPL:
+            if (in.l) {
+                *err = "64-bit compare";
+                return RUN_ERROR;
+            }
+            set_crf(c, in.crf, *ra < c->gpr[in.rb] ? 8 : *ra > c->gpr[in.rb] ? 4 : 2);
+            break;
+        case PPC_INSN_OR:
+            *ra = *rt | c->gpr[in.rb];
+            if (in.rc) {
+                set_cr0(c, *ra);
+            }
+            break;
+        case PPC_INSN_XOR:
+            *ra = *rt ^ c->gpr[in.rb];
+            if (in.rc) {
+                set_cr0(c, *ra);
+            }
+            break;
+        case PPC_INSN_MFCR:
+            *rt = c->cr;
+            break;
+        case PPC_INSN_MTCRF:
+            for (unsigned f = 0; f < 8; f++) {
+                if (in.crm & (0x80 >> f)) {
+                    uint32_t m = 0xf0000000u >> (4 * f);
+
+                    c->cr = (c->cr & ~m) | (*rt & m);
+                }
+            }
+            break;
+        case PPC_INSN_B:
+            if (in.aa || in.lk) {
+                *err = "absolute or linking branch";
+                return RUN_ERROR;
+            }
+            pc = pc - 4 + in.imm;
+            break;
+        case PPC_INSN_BC: {
+            unsigned bo = in.rt, bit = (c->cr >> (31 - in.ra)) & 1;
+
+            if (in.aa || in.lk || !(bo & 4)) {
+                *err = "unsupported bc form (CTR, AA or LK)";
+                return RUN_ERROR;
+            }
+            if ((bo & 0x10) || bit == ((bo >> 3) & 1)) {
+                pc = pc - 4 + in.imm;
+            }
+            break;
+        }
+        default:
+            *err = "instruction outside the interpreter's subset";
+            return RUN_ERROR;
+        }
+    }
+    *err = "runaway";
+    return RUN_ERROR;
+}
+
+/* ---- helpers ---- */
+
+#define SITE        0xc0012340u
+#define TC_EA       0xc0400000u
+
+static PPCInsn decode(uint32_t w)
+{
+    PPCInsn in;
+
+    ppc_insn_decode(w, &in);
+    return in;
+}
+
+static void random_cpu(Cpu *c)
+{
+    for (int i = 0; i < 32; i++) {
+        c->gpr[i] = rnd();
+    }
+    c->cr = rnd();
+    c->so = coin();
+    /* SO in every CR field agrees with nothing in particular: random CR is fine */
+    for (unsigned off = 0; off < KVM_BT_SHARED_SIZE; off += 4) {
+        page_wr(c, off, rnd());
+    }
+}
+
+/* Differences outside scratch1-3 (the stubs' save area) and @except (-1: none) */
+static bool page_same(const Cpu *a, const Cpu *b, int except)
+{
+    for (unsigned off = 0; off < KVM_BT_SHARED_SIZE; off += 4) {
+        bool scratch = off < KVM_BT_SH_SCRATCH3 + 4;
+
+        if (!scratch && (int)off != except && page_rd(a, off) != page_rd(b, off)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool regs_same(const Cpu *a, const Cpu *b)
+{
+    return !memcmp(a->gpr, b->gpr, sizeof(a->gpr)) && a->cr == b->cr && a->so == b->so;
+}
+
+static Code code_of(const KvmBtXlat *x, uint32_t site, uint32_t tc_ea)
+{
+    return (Code){
+        .site = site, .site_word = x->patch, .tc_ea = tc_ea,
+        .stub = x->kind == KVM_BT_XLAT_STUB ? x->stub : NULL,
+        .stub_words = x->stub_words,
+        .fallback_ea = x->kind == KVM_BT_XLAT_STUB ? x->fallback_ea : 0,
+    };
+}
+
+/* ---- shared page ---- */
+
+static void test_shared_page(void)
+{
+    const KvmBtSprMirror *m;
+    KvmBtPrivField priv[KVM_BT_PRIV_FIELDS_MAX];
+    size_t n, np;
+    const KvmBtSprMirror *all = kvm_bt_spr_mirrors(&n);
+    bool ok = true;
+
+    CHECK(KVM_BT_SH_SCRATCH1 == 4 && KVM_BT_SH_SCRATCH3 == 20, "scratch");
+    CHECK(KVM_BT_SH_MSR == 92 && KVM_BT_SH_INT_PENDING == 100, "msr/int_pending");
+    CHECK(KVM_BT_SH_MAS7 == 176 && KVM_BT_SH_MAS3 == 180 && KVM_BT_SH_MAS2 == 188, "mas");
+    CHECK(KVM_BT_SH_PIR == 204 && KVM_BT_SH_SPRG7 == 236 && KVM_BT_SH_SR(15) == 164, "tail");
+    CHECK(KVM_BT_SHARED_D(KVM_BT_SH_MSR) == -4004, "D(msr) %d", KVM_BT_SHARED_D(KVM_BT_SH_MSR));
+    /* with RA = 0 the EA is the sign-extended displacement itself */
+    CHECK((uint32_t)(int32_t)KVM_BT_SHARED_D(KVM_BT_SH_PRIV_BUCSR) ==
+          KVM_BT_SHARED_EA + KVM_BT_SH_PRIV_BUCSR, "sign-extended D reaches the private area");
+
+    m = kvm_bt_spr_mirror(KVM_BT_SPR_SPRG3);
+    CHECK(m && m->read == KVM_BT_SPR_KVM && m->write == KVM_BT_SPR_EXIT && m->offset == 60,
+          "SPRG3 read only");
+    m = kvm_bt_spr_mirror(KVM_BT_SPR_MAS7);
+    CHECK(m && m->write == KVM_BT_SPR_KVM && m->offset == 176, "MAS7 high word");
+    m = kvm_bt_spr_mirror(KVM_BT_SPR_PIR);
+    CHECK(m && m->offset == KVM_BT_SH_PIR && m->write == KVM_BT_SPR_EXIT, "PIR");
+    m = kvm_bt_spr_mirror(KVM_BT_SPR_BUCSR);
+    CHECK(m && m->read == KVM_BT_SPR_PRIVATE && m->write == KVM_BT_SPR_PRIVATE, "BUCSR sink");
+    CHECK(!kvm_bt_spr_mirror(22) && !kvm_bt_spr_mirror(336) && !kvm_bt_spr_mirror(702) &&
+          !kvm_bt_spr_mirror(268) && !kvm_bt_spr_mirror(572), "DEC/TSR/EPR/TBL/MCSR not mirrored");
+    CHECK(n == 34, "%zu mirrors", n);
+
+    for (size_t i = 0; i < n; i++) {
+        ok &= (all[i].offset & 3) == 0 && all[i].offset < KVM_BT_SHARED_SIZE;
+        ok &= all[i].offset >= KVM_BT_SH_PRIV_BASE
+              ? all[i].read == KVM_BT_SPR_PRIVATE && all[i].offset < KVM_BT_SH_PRIV_END
+              : all[i].read == KVM_BT_SPR_KVM && all[i].offset < KVM_BT_SH_KVM_END;
+        for (size_t j = 0; j < i; j++) {
+            ok &= all[j].spr != all[i].spr && all[j].offset != all[i].offset;
+        }
+    }
+    CHECK(ok, "mirror offsets aligned, distinct, in their area");
+
+    np = kvm_bt_priv_fields(priv, KVM_BT_PRIV_FIELDS_MAX);
+    CHECK(np == 14 && np <= KVM_BT_PRIV_FIELDS_MAX, "%zu private fields", np);
+    ok = true;
+    for (size_t i = 0; i < np; i++) {
+        ok &= priv[i].offset == KVM_BT_SH_PRIV_BASE + 4 * i;
+        ok &= priv[i].pull == (priv[i].spr == KVM_BT_SPR_BUCSR);
+    }
+    CHECK(ok, "private fields in page order, only BUCSR pulled");
+    CHECK(priv[0].spr == KVM_BT_SPR_PID, "PID first");
+}
+
+/* ---- in-place translations ---- */
+
+static void test_inplace(void)
+{
+    size_t n;
+    const KvmBtSprMirror *all = kvm_bt_spr_mirrors(&n);
+    KvmBtXlat x;
+    bool ok_read = true, ok_write = true, ok_none = true;
+
+    /* mfmsr rD, for every rD, run */
+    for (unsigned rd = 0; rd < 32; rd++) {
+        Cpu c, before;
+        const char *err;
+        PPCInsn in;
+
+        random_cpu(&c);
+        before = c;
+        kvm_bt_xlat(SITE, 0x7c0000a6 | rd << 21, 0, 0, &x);
+        in = decode(x.patch);
+        CHECK(x.kind == KVM_BT_XLAT_INPLACE && in.kind == PPC_INSN_LWZ && in.rt == rd &&
+              in.ra == 0 && in.imm == KVM_BT_SH_MSR - 4096, "mfmsr r%u -> %08x", rd, x.patch);
+        CHECK(run(&c, &(Code){ .site = SITE, .site_word = x.patch }, &err) == RUN_RESUME &&
+              c.gpr[rd] == page_rd(&before, KVM_BT_SH_MSR), "mfmsr r%u runs", rd);
+        before.gpr[rd] = c.gpr[rd];
+        CHECK(regs_same(&c, &before) && page_same(&c, &before, -1), "mfmsr r%u side effects", rd);
+    }
+
+    /* every mirror, read and write, with random registers */
+    for (size_t i = 0; i < n; i++) {
+        for (int k = 0; k < 64; k++) {
+            unsigned r = rnd() % 32;
+            Cpu c, before;
+            const char *err;
+            Code code;
+
+            /* mfspr r,X */
+            random_cpu(&c);
+            before = c;
+            kvm_bt_xlat(SITE, ppc_enc_mfspr(r, all[i].spr), 0, 0, &x);
+            if (all[i].read == KVM_BT_SPR_EXIT) {
+                ok_read &= x.kind == KVM_BT_XLAT_NONE;
+            } else {
+                code = code_of(&x, SITE, 0);
+                ok_read &= x.kind == KVM_BT_XLAT_INPLACE && run(&c, &code, &err) == RUN_RESUME;
+                ok_read &= c.gpr[r] == page_rd(&before, all[i].offset);
+                before.gpr[r] = c.gpr[r];
+                ok_read &= regs_same(&c, &before) && page_same(&c, &before, -1);
+            }
+
+            /* mtspr X,r (PID is a stub, tested below) */
+            if (all[i].spr == KVM_BT_SPR_PID) {
+                continue;
+            }
+            random_cpu(&c);
+            before = c;
+            kvm_bt_xlat(SITE, ppc_enc_mtspr(all[i].spr, r), 0, 0, &x);
+            if (all[i].write == KVM_BT_SPR_EXIT) {
+                ok_write &= x.kind == KVM_BT_XLAT_NONE && x.reason;
+            } else {
+                code = code_of(&x, SITE, 0);
+                ok_write &= x.kind == KVM_BT_XLAT_INPLACE && run(&c, &code, &err) == RUN_RESUME;
+                ok_write &= page_rd(&c, all[i].offset) == before.gpr[r];
+                ok_write &= regs_same(&c, &before) && page_same(&c, &before, all[i].offset);
+            }
+        }
+    }
+    CHECK(ok_read, "mfspr of every mirror");
+    CHECK(ok_write, "mtspr of every mirror");
+
+    /* named cases from a real guest */
+    kvm_bt_xlat(SITE, 0x7d5342a6, 0, 0, &x);      /* mfspr r10,SPRG3 */
+    CHECK(x.kind == KVM_BT_XLAT_INPLACE && x.patch == ppc_enc_lwz(10, 60 - 4096, 0), "SPRG3");
+    kvm_bt_xlat(SITE, 0x7d75fba6, 0, 0, &x);      /* mtspr BUCSR,r11 */
+    CHECK(x.kind == KVM_BT_XLAT_INPLACE &&
+          x.patch == ppc_enc_stw(11, KVM_BT_SH_PRIV_BUCSR - 4096, 0), "BUCSR sink");
+    kvm_bt_xlat(SITE, 0x7d50eba6, 0, 0, &x);      /* mtspr MAS7,r10 */
+    CHECK(x.kind == KVM_BT_XLAT_INPLACE && x.patch == ppc_enc_stw(10, 176 - 4096, 0), "MAS7");
+    kvm_bt_xlat(SITE, 0x7cfa03a6, 0, 0, &x);      /* mtspr SRR0,r7 */
+    CHECK(x.kind == KVM_BT_XLAT_INPLACE && x.patch == ppc_enc_stw(7, 68 - 4096, 0), "SRR0");
+
+    /* never translated */
+    {
+        static const uint32_t words[] = {
+            0x4c000064,                 /* rfi */
+            0x7c0007a4,                 /* tlbwe */
+            0x7c00007c,                 /* wait */
+            0x7c002724,                 /* tlbsx 0,r4 */
+            0x7c000000 | 0x2a6 | (3 << 21) | (22 << 16),    /* mfspr r3,DEC */
+            0x7c000000 | 0x3a6 | (3 << 21) | (22 << 16),    /* mtspr DEC,r3 */
+            0x7c000000 | 0x3a6 | (3 << 21) | (16 << 16) | (10 << 11),  /* mtspr TSR,r3 */
+            0x7c000000 | 0x3a6 | (3 << 21) | (19 << 16) | (8 << 11),   /* mtspr SPRG3,r3 */
+            0x7c000000 | 0x3a6 | (3 << 21) | (31 << 16) | (8 << 11),   /* mtspr PVR,r3 */
+            0x7c010124,                 /* mtmsr r0,1 (L=1) */
+            0x38600001,                 /* li r3,1: not privileged */
+            0x00000000,                 /* not an instruction */
+        };
+
+        for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+            KvmBtXlatKind k = kvm_bt_xlat(SITE, words[i], TC_EA, 32, &x);
+
+            ok_none &= k == KVM_BT_XLAT_NONE && x.kind == k && x.reason && x.reason[0];
+            ok_none &= !kvm_bt_xlat_needs_stub(words[i]);
+        }
+        CHECK(ok_none, "privileged instructions that keep exiting");
+        kvm_bt_xlat(SITE, 0x7c000000 | 0x3a6 | (3 << 21) | (19 << 16) | (8 << 11),
+                    TC_EA, 32, &x);
+        CHECK(strstr(x.reason, "beyond"), "mtspr SPRG3 reason '%s'", x.reason);
+        kvm_bt_xlat(SITE, 0x4c000064, TC_EA, 32, &x);
+        CHECK(strstr(x.reason, "interrupt return") != NULL, "rfi reason '%s'", x.reason);
+    }
+}
+
+/* ---- stubs ---- */
+
+typedef enum StubOp { OP_WRTEE, OP_WRTEEI, OP_MTMSR, OP_MTPID } StubOp;
+
+static const char *const op_names[] = { "wrtee", "wrteei", "mtmsr", "mtspr PID" };
+
+static uint32_t op_word(StubOp op, unsigned r)
+{
+    switch (op) {
+    case OP_WRTEE:  return 0x7c000106 | r << 21;
+    case OP_WRTEEI: return 0x7c000146 | (r & 1) << 15;
+    case OP_MTMSR:  return 0x7c000124 | r << 21;
+    default:        return ppc_enc_mtspr(KVM_BT_SPR_PID, r);
+    }
+}
+
+/*
+ * Reference semantics: true if the shortcut applies (and *msr is the new
+ * page MSR), false if the original instruction must trap.
+ */
+static bool reference(StubOp op, unsigned r, const Cpu *c, uint32_t *msr)
+{
+    uint32_t old = page_rd(c, KVM_BT_SH_MSR), rs = c->gpr[r];
+    bool pending = page_rd(c, KVM_BT_SH_INT_PENDING) != 0;
+    uint32_t ee;
+
+    switch (op) {
+    case OP_WRTEE:
+    case OP_WRTEEI:
+        ee = op == OP_WRTEE ? rs & KVM_BT_MSR_EE : (r & 1) ? KVM_BT_MSR_EE : 0;
+        *msr = (old & ~KVM_BT_MSR_EE) | ee;
+        return !(ee && pending);
+    case OP_MTMSR:
+        *msr = rs;
+        return !((rs ^ old) & ~(KVM_BT_MSR_EE | KVM_BT_MSR_RI)) &&
+               !((rs & KVM_BT_MSR_EE) && pending);
+    default:
+        *msr = old;
+        return rs == page_rd(c, KVM_BT_SH_PRIV_PID);
+    }
+}
+
+/* Random state biased so both outcomes and every branch of the stub occur. */
+static void random_case(Cpu *c, StubOp op, unsigned r)
+{
+    random_cpu(c);
+    if (coin()) {
+        page_wr(c, KVM_BT_SH_INT_PENDING, 0);
+    } else if (coin()) {
+        page_wr(c, KVM_BT_SH_INT_PENDING, 1u << (rnd() % 32));
+    }
+    if (op == OP_MTMSR && coin()) {
+        /* change EE/RI only, or one more random bit */
+        uint32_t v = page_rd(c, KVM_BT_SH_MSR) ^ (rnd() & (KVM_BT_MSR_EE | KVM_BT_MSR_RI));
+
+        if (coin() && coin()) {
+            v ^= 1u << (rnd() % 32);
+        }
+        c->gpr[r] = v;
+    }
+    if (op == OP_MTPID && coin()) {
+        page_wr(c, KVM_BT_SH_PRIV_PID, c->gpr[r]);
+    }
+    if (coin()) {
+        /* EE ends up set or clear in rS as often as not */
+        c->gpr[r] ^= KVM_BT_MSR_EE;
+    }
+}
+
+static void test_stub_property(StubOp op)
+{
+    unsigned nregs = op == OP_WRTEEI ? 2 : 32;
+    unsigned cases = 0, fast = 0, slow = 0, bad = 0;
+
+    for (unsigned r = 0; r < nregs; r++) {
+        KvmBtXlat x;
+        uint32_t word = op_word(op, r);
+        Code code;
+        PPCInsn in;
+
+        CHECK(kvm_bt_xlat(SITE, word, TC_EA, 32, &x) == KVM_BT_XLAT_STUB,
+              "%s r%u: %s", op_names[op], r, x.reason ? x.reason : "");
+        if (x.kind != KVM_BT_XLAT_STUB) {
+            continue;
+        }
+        CHECK(kvm_bt_xlat_needs_stub(word), "%s needs a stub", op_names[op]);
+        in = decode(x.patch);
+        CHECK(in.kind == PPC_INSN_B && !in.lk && !in.aa && SITE + in.imm == TC_EA,
+              "%s: patch is b TC", op_names[op]);
+        CHECK(x.stub[x.fallback] == word && x.fallback_ea == TC_EA + 4 * x.fallback &&
+              x.resume_ea == SITE + 4, "%s: fallback", op_names[op]);
+        in = decode(x.stub[x.fallback + 1]);
+        CHECK(x.fallback + 2 == x.stub_words && in.kind == PPC_INSN_B &&
+              TC_EA + 4 * (x.fallback + 1) + in.imm == SITE + 4, "%s: b site+4 after fallback",
+              op_names[op]);
+        code = code_of(&x, SITE, TC_EA);
+
+        for (int k = 0; k < 600; k++) {
+            Cpu c, before;
+            const char *err;
+            uint32_t msr;
+            bool shortcut;
+            RunEnd end;
+
+            random_case(&c, op, r);
+            before = c;
+            shortcut = reference(op, r, &c, &msr);
+            end = run(&c, &code, &err);
+            cases++;
+            if (shortcut) {
+                fast++;
+                if (end != RUN_RESUME || !regs_same(&c, &before) ||
+                    page_rd(&c, KVM_BT_SH_MSR) != msr ||
+                    !page_same(&c, &before, KVM_BT_SH_MSR)) {
+                    if (bad++ < 5) {
+                        printf("  %s r%u: end %d (%s) msr %08x want %08x\n", op_names[op], r,
+                               end, err ? err : "", page_rd(&c, KVM_BT_SH_MSR), msr);
+                    }
+                }
+            } else {
+                slow++;
+                if (end != RUN_FALLBACK || !regs_same(&c, &before) ||
+                    !page_same(&c, &before, -1)) {
+                    if (bad++ < 5) {
+                        printf("  %s r%u: fallback expected, end %d (%s)\n", op_names[op], r,
+                               end, err ? err : "");
+                    }
+                }
+            }
+        }
+    }
+    CHECK(bad == 0, "%s: %u of %u random cases wrong", op_names[op], bad, cases);
+    /* wrteei 0 never needs the monitor */
+    CHECK(fast > cases / 8 && (slow > cases / 8 || (op == OP_WRTEEI && slow > 0)),
+          "%s: both outcomes exercised (%u fast, %u fallback)", op_names[op], fast, slow);
+}
+
+/* The exact layout of the wrtee stub, word by word */
+static void test_wrtee_layout(void)
+{
+    static const PPCInsnKind want[] = {
+        PPC_INSN_STW,       /* stw r0,scratch1 */
+        PPC_INSN_MFCR,      /* mfcr r0 */
+        PPC_INSN_STW,       /* stw r0,scratch3 */
+        PPC_INSN_ANDI_,     /* andi. r0,r4,0x8000 */
+        PPC_INSN_BC,        /* beq store */
+        PPC_INSN_LWZ,       /* lwz r0,int_pending */
+        PPC_INSN_CMPI,      /* cmpwi r0,0 */
+        PPC_INSN_BC,        /* bne fallback */
+        PPC_INSN_LWZ,       /* store: lwz r0,msr */
+        PPC_INSN_RLWIMI,    /* rlwimi r0,r4,0,16,16 */
+        PPC_INSN_STW,       /* stw r0,msr */
+        PPC_INSN_LWZ,       /* lwz r0,scratch3 */
+        PPC_INSN_MTCRF,     /* mtcrf 0x80,r0 */
+        PPC_INSN_LWZ,       /* lwz r0,scratch1 */
+        PPC_INSN_B,         /* b site+4 */
+        PPC_INSN_LWZ,       /* fallback: lwz r0,scratch3 */
+        PPC_INSN_MTCRF,     /* mtcrf 0x80,r0 */
+        PPC_INSN_LWZ,       /* lwz r0,scratch1 */
+        PPC_INSN_WRTEE,     /* wrtee r4 (traps) */
+        PPC_INSN_B,         /* b site+4 */
+    };
+    KvmBtXlat x;
+    bool ok = true;
+
+    kvm_bt_xlat(SITE, 0x7c800106, TC_EA, 32, &x);
+    CHECK(x.stub_words == sizeof(want) / sizeof(want[0]), "wrtee stub %u words", x.stub_words);
+    for (unsigned i = 0; i < x.stub_words && i < sizeof(want) / sizeof(want[0]); i++) {
+        ok &= decode(x.stub[i]).kind == want[i];
+    }
+    CHECK(ok, "wrtee stub layout");
+    CHECK(x.fallback == 18, "fallback index %u", x.fallback);
+    CHECK(decode(x.stub[0]).rt == 0 && decode(x.stub[0]).imm == 4 - 4096, "saves r0 in scratch1");
+    CHECK(decode(x.stub[4]).imm == 4 * (8 - 4) && decode(x.stub[7]).imm == 4 * (15 - 7),
+          "branch targets");
+
+    /* rS = r0: the scratch moves elsewhere */
+    kvm_bt_xlat(SITE, 0x7c000106, TC_EA, 32, &x);
+    CHECK(decode(x.stub[0]).rt != 0, "wrtee r0 borrows another register");
+    /* wrteei 0 compares nothing: CR untouched, no save */
+    kvm_bt_xlat(SITE, 0x7c000146, TC_EA, 32, &x);
+    ok = true;
+    for (unsigned i = 0; i < x.fallback; i++) {
+        PPCInsnKind k = decode(x.stub[i]).kind;
+
+        ok &= k != PPC_INSN_MFCR && k != PPC_INSN_MTCRF && k != PPC_INSN_BC;
+    }
+    CHECK(ok && x.stub_words == 9, "wrteei 0: %u words, no CR use", x.stub_words);
+}
+
+static void dump_stub(const char *what, uint32_t word)
+{
+    KvmBtXlat x;
+
+    if (!getenv("TEST_BT_VERBOSE")) {
+        return;
+    }
+    kvm_bt_xlat(SITE, word, TC_EA, 32, &x);
+    printf("%s: site %08x: %08x\n", what, SITE, x.patch);
+    for (unsigned i = 0; i < x.stub_words; i++) {
+        PPCInsn in = decode(x.stub[i]);
+        char buf[64];
+
+        ppc_insn_format(&in, TC_EA + 4 * i, buf, sizeof(buf));
+        printf("  %2u %08x  %08x  %s%s\n", i, TC_EA + 4 * i, x.stub[i], buf,
+               i == x.fallback ? "    <- fallback" : "");
+    }
+}
+
+/* ---- reachability ---- */
+
+static void test_reach(void)
+{
+    KvmBtXlat x;
+
+    /* TC 256 MiB away: no stubs, in place still fine */
+    CHECK(kvm_bt_xlat(SITE, 0x7c800106, SITE + 0x10000000, 32, &x) == KVM_BT_XLAT_NONE &&
+          strstr(x.reason, "range"), "far TC: wrtee NONE (%s)", x.reason);
+    CHECK(kvm_bt_xlat(SITE, 0x7c6000a6, SITE + 0x10000000, 32, &x) ==
+          KVM_BT_XLAT_INPLACE, "far TC: mfmsr in place");
+    CHECK(kvm_bt_xlat(SITE, 0x7d5342a6, 0, 0, &x) == KVM_BT_XLAT_INPLACE,
+          "no TC: mfspr in place");
+    CHECK(kvm_bt_xlat(SITE, 0x7c008146, 0, 0, &x) == KVM_BT_XLAT_NONE &&
+          strstr(x.reason, "no TC"), "no TC: wrteei 1 NONE");
+    /* the site reaches the slot, but the stub's way back does not reach site+4 */
+    CHECK(kvm_bt_xlat(SITE, 0x7c800106, SITE + (1u << 25) - 4, 32, &x) ==
+          KVM_BT_XLAT_NONE && strstr(x.reason, "site+4"), "return out of range: %s", x.reason);
+    /* just within range both ways (TC below the site) */
+    CHECK(kvm_bt_xlat(SITE, 0x7c800106, SITE - (1u << 25), 32, &x) == KVM_BT_XLAT_STUB,
+          "TC 32 MiB below: %s", x.reason ? x.reason : "ok");
+    /* slot too small for the stub */
+    CHECK(kvm_bt_xlat(SITE, 0x7c800106, TC_EA, 8, &x) == KVM_BT_XLAT_NONE &&
+          strstr(x.reason, "fit") && x.stub_words == 0, "small slot: %s", x.reason);
+    CHECK(kvm_bt_xlat(SITE + 2, 0x7c6000a6, 0, 0, &x) == KVM_BT_XLAT_NONE,
+          "misaligned site");
+    CHECK(!kvm_bt_xlat_needs_stub(0x7c6000a6) && kvm_bt_xlat_needs_stub(0x7d300ba6),
+          "needs_stub: mfmsr no, mtspr PID yes");
+}
+
+/* ---- site table ---- */
+
+static void test_sites_state_machine(void)
+{
+    KvmBtPatchTable t;
+    KvmBtPatchSite *s;
+    KvmBtXlat x;
+    const uint64_t pa = 0x1234560;
+    const uint32_t ea = 0xc1234560, mfmsr = 0x7c6000a6;
+
+    kvm_bt_patch_init(&t, 3);
+    CHECK(!kvm_bt_patch_note_exit(&t, pa, ea, mfmsr, &s) && s && s->exits_before == 1,
+          "first exit");
+    CHECK(!kvm_bt_patch_note_exit(&t, pa, ea, mfmsr, NULL), "second exit");
+    CHECK(kvm_bt_patch_note_exit(&t, pa, ea, mfmsr, &s), "third exit: hot");
+    CHECK(kvm_bt_patch_note_exit(&t, pa, ea, mfmsr, &s) && s->exits_before == 4,
+          "still hot until a decision");
+    CHECK(s->state == KVM_BT_PATCH_COUNTING && s->tc_slot == -1, "counting");
+    CHECK(!kvm_bt_patch_any_in(&t, 0, UINT64_MAX), "nothing translated yet");
+
+    kvm_bt_xlat(ea, mfmsr, 0, 0, &x);
+    CHECK(kvm_bt_patch_translated(&t, pa, &x), "translated");
+    s = kvm_bt_patch_lookup(&t, pa);
+    CHECK(s && s->state == KVM_BT_PATCH_TRANSLATED && s->patch == x.patch &&
+          s->kind == KVM_BT_XLAT_INPLACE, "site records the patch");
+    CHECK(!kvm_bt_patch_translated(&t, pa, &x), "translate twice refused");
+    CHECK(!kvm_bt_patch_refused(&t, pa, "x"), "refuse a translated site refused");
+    CHECK(kvm_bt_patch_count(&t, KVM_BT_PATCH_TRANSLATED) == 1, "one translated");
+
+    /* a stale exit with the original word after translation */
+    CHECK(!kvm_bt_patch_note_exit(&t, pa, ea, mfmsr, &s) && s->exits_after == 1 &&
+          s->exits_before == 4, "exit after translation");
+
+    /* the write check */
+    CHECK(kvm_bt_patch_any_in(&t, pa, 4), "exact word");
+    CHECK(kvm_bt_patch_any_in(&t, pa + 3, 1), "last byte");
+    CHECK(kvm_bt_patch_any_in(&t, pa - 2, 4), "straddling start");
+    CHECK(!kvm_bt_patch_any_in(&t, pa - 4, 4), "word before");
+    CHECK(!kvm_bt_patch_any_in(&t, pa + 4, 8), "words after");
+    CHECK(!kvm_bt_patch_any_in(&t, pa, 0), "empty range");
+    CHECK(kvm_bt_patch_any_in(&t, pa & ~0xfffull, 0x1000), "whole page");
+    CHECK(kvm_bt_patch_any_in(&t, (pa & ~0xfffull) - 0x2000, 0x4000), "pages around");
+    CHECK(!kvm_bt_patch_any_in(&t, (pa & ~0xfffull) + 0x1000, 0x1000), "next page");
+
+    /* guest writes the word: dropped */
+    CHECK(kvm_bt_patch_dropped(&t, pa), "dropped");
+    CHECK(!kvm_bt_patch_any_in(&t, pa, 4), "no patch after drop");
+    s = kvm_bt_patch_lookup(&t, pa);
+    CHECK(s->state == KVM_BT_PATCH_DROPPED, "state dropped");
+    CHECK(!kvm_bt_patch_dropped(&t, pa) && !kvm_bt_patch_undone(&t, pa, "x"),
+          "drop/undo only from translated");
+    /* same word again: stays dropped, exits counted after */
+    CHECK(!kvm_bt_patch_note_exit(&t, pa, ea, mfmsr, &s) && s->state == KVM_BT_PATCH_DROPPED &&
+          s->exits_after == 2, "same word after drop");
+    /* new word: a new site at the same address */
+    CHECK(!kvm_bt_patch_note_exit(&t, pa, ea, 0x7c8000a6, &s) &&
+          s->state == KVM_BT_PATCH_COUNTING && s->exits_before == 1 && s->orig == 0x7c8000a6 &&
+          s->restarts == 1, "new word restarts counting");
+    kvm_bt_patch_note_exit(&t, pa, ea, 0x7c8000a6, NULL);
+    CHECK(kvm_bt_patch_note_exit(&t, pa, ea, 0x7c8000a6, &s), "new word hot");
+
+    /* refuse */
+    CHECK(kvm_bt_patch_refused(&t, pa, "because"), "refused");
+    CHECK(!kvm_bt_patch_note_exit(&t, pa, ea, 0x7c8000a6, &s) &&
+          s->state == KVM_BT_PATCH_REFUSED && !strcmp(s->reason, "because"), "refused sticks");
+    CHECK(kvm_bt_patch_recount(&t, pa) && s->state == KVM_BT_PATCH_COUNTING &&
+          s->exits_before == 0 && s->restarts == 2, "recount");
+
+    /* undo */
+    kvm_bt_xlat(ea, 0x7c8000a6, 0, 0, &x);
+    CHECK(kvm_bt_patch_translated(&t, pa, &x), "translated again");
+    CHECK(kvm_bt_patch_undone(&t, pa, "page blocked") && s->state == KVM_BT_PATCH_UNDONE &&
+          !strcmp(s->reason, "page blocked"), "undone");
+    CHECK(!kvm_bt_patch_any_in(&t, 0, UINT64_MAX), "no patches left");
+
+    /* NONE is not a translation */
+    kvm_bt_patch_recount(&t, pa);
+    kvm_bt_xlat(ea, 0x4c000064, 0, 0, &x);
+    CHECK(!kvm_bt_patch_translated(&t, pa, &x), "NONE not recorded");
+
+    /* threshold 0: never hot */
+    kvm_bt_patch_set_threshold(&t, 0);
+    for (int i = 0; i < 100; i++) {
+        CHECK(!kvm_bt_patch_note_exit(&t, 0x9000, 0xc0009000, mfmsr, NULL), "threshold 0");
+    }
+    CHECK(!strcmp(kvm_bt_patch_state_name(KVM_BT_PATCH_UNDONE), "undone"), "state name");
+    kvm_bt_patch_destroy(&t);
+}
+
+static void test_sites_tc(void)
+{
+    KvmBtPatchTable t;
+    KvmBtPatchSite *s;
+    KvmBtXlat x;
+    unsigned live, retired, total;
+    const uint64_t tc_pa = 0x7f00000;
+    const uint32_t tc_ea = 0xc0f00000;     /* within branch range of the sites */
+    const uint32_t wrtee = 0x7c800106;
+    int slot;
+
+    kvm_bt_patch_init(&t, 1);
+    CHECK(kvm_bt_tc_init(&t, tc_pa, tc_ea, 3 * 128, 32), "tc init");
+    CHECK(!kvm_bt_tc_init(&t, tc_pa, tc_ea, 3 * 128, 32), "tc init once");
+    kvm_bt_tc_usage(&t, &live, &retired, &total);
+    CHECK(live == 0 && retired == 0 && total == 3, "3 slots");
+
+    /* site A gets slot 0 */
+    CHECK(kvm_bt_patch_note_exit(&t, 0x1000, 0xc0001000, wrtee, NULL), "A hot at 1");
+    slot = kvm_bt_tc_peek(&t);
+    CHECK(slot == 0, "peek 0");
+    kvm_bt_xlat(0xc0001000, wrtee, kvm_bt_tc_slot_ea(&t, slot), t.tc.slot_words, &x);
+    CHECK(x.kind == KVM_BT_XLAT_STUB && kvm_bt_patch_translated(&t, 0x1000, &x), "A stub");
+    s = kvm_bt_patch_lookup(&t, 0x1000);
+    CHECK(s->tc_slot == 0 && s->stub_ea == tc_ea && s->stub_end == tc_ea + 4 * x.stub_words &&
+          s->stub_pa == tc_pa, "A slot 0");
+    CHECK(kvm_bt_patch_by_stub_ea(&t, tc_ea + 4 * x.fallback) == s, "by stub EA");
+    CHECK(kvm_bt_patch_by_stub_pa(&t, tc_pa + 8) == s, "by stub PA");
+    CHECK(kvm_bt_patch_by_stub_ea(&t, tc_ea + 128) == NULL, "slot 1 unowned");
+    CHECK(kvm_bt_patch_by_stub_ea(&t, tc_ea - 4) == NULL, "below the TC");
+    CHECK(kvm_bt_patch_by_stub_pa(&t, tc_pa + 3 * 128) == NULL, "above the TC");
+    /* the fallback traps inside the stub: attributed to A, never hot */
+    CHECK(!kvm_bt_patch_note_exit(&t, tc_pa + 4 * x.fallback, tc_ea + 4 * x.fallback, wrtee,
+                                  &s) && s && s->pa == 0x1000 && s->exits_after == 1,
+          "fallback exit attributed");
+    CHECK(kvm_bt_patch_lookup(&t, tc_pa + 4 * x.fallback) == NULL, "no site made for the TC");
+
+    /* a stub built for another slot is refused */
+    kvm_bt_patch_note_exit(&t, 0x2000, 0xc0002000, wrtee, NULL);
+    kvm_bt_xlat(0xc0002000, wrtee, kvm_bt_tc_slot_ea(&t, 2), t.tc.slot_words, &x);
+    CHECK(!kvm_bt_patch_translated(&t, 0x2000, &x), "stub for the wrong slot");
+
+    /* drop A: slot 0 retired, still attributed; B gets slot 1, not 0 */
+    CHECK(kvm_bt_patch_dropped(&t, 0x1000), "drop A");
+    kvm_bt_tc_usage(&t, &live, &retired, &total);
+    CHECK(live == 0 && retired == 1, "slot 0 retired");
+    CHECK(kvm_bt_patch_by_stub_ea(&t, tc_ea + 4) == kvm_bt_patch_lookup(&t, 0x1000),
+          "retired slot still attributed");
+    slot = kvm_bt_tc_peek(&t);
+    CHECK(slot == 1, "freed slot not reused (peek %d)", slot);
+    kvm_bt_xlat(0xc0002000, wrtee, kvm_bt_tc_slot_ea(&t, slot), t.tc.slot_words, &x);
+    CHECK(kvm_bt_patch_translated(&t, 0x2000, &x) &&
+          kvm_bt_patch_lookup(&t, 0x2000)->tc_slot == 1, "B slot 1");
+
+    /* A's word changes and gets hot again: slot 2, the last one */
+    CHECK(kvm_bt_patch_note_exit(&t, 0x1000, 0xc0001000, 0x7ca00106, NULL), "A new word hot");
+    kvm_bt_xlat(0xc0001000, 0x7ca00106, kvm_bt_tc_slot_ea(&t, 2), t.tc.slot_words, &x);
+    CHECK(kvm_bt_patch_translated(&t, 0x1000, &x), "A slot 2");
+    CHECK(kvm_bt_tc_peek(&t) == -1, "TC exhausted");
+    kvm_bt_tc_usage(&t, &live, &retired, &total);
+    CHECK(live == 2 && retired == 1 && total == 3, "usage %u/%u/%u", live, retired, total);
+
+    /* exhausted: a stub cannot be recorded, in place still can */
+    kvm_bt_patch_note_exit(&t, 0x3000, 0xc0003000, wrtee, NULL);
+    kvm_bt_xlat(0xc0003000, wrtee, kvm_bt_tc_slot_ea(&t, 2), t.tc.slot_words, &x);
+    CHECK(!kvm_bt_patch_translated(&t, 0x3000, &x), "no slot left");
+    CHECK(kvm_bt_patch_refused(&t, 0x3000, "TC full"), "refused: TC full");
+    kvm_bt_patch_note_exit(&t, 0x3004, 0xc0003004, 0x7c6000a6, NULL);
+    kvm_bt_xlat(0xc0003004, 0x7c6000a6, 0, 0, &x);
+    CHECK(kvm_bt_patch_translated(&t, 0x3004, &x), "in place without TC");
+
+    /* the guest rewrote a translated word behind our back: slot retired, new site */
+    CHECK(kvm_bt_patch_note_exit(&t, 0x2000, 0xc0002000, 0x7c6000a6, &s) &&
+          s->state == KVM_BT_PATCH_COUNTING, "rewritten translated word");
+    kvm_bt_tc_usage(&t, &live, &retired, &total);
+    CHECK(live == 1 && retired == 2, "B's slot retired");
+    CHECK(kvm_bt_tc_alloc(&t) == -1, "still never reused");
+    kvm_bt_tc_free(&t, 2);
+    kvm_bt_tc_free(&t, 2);
+    kvm_bt_tc_usage(&t, &live, &retired, &total);
+    CHECK(live == 0 && retired == 3, "double free ignored");
+    kvm_bt_patch_destroy(&t);
+
+    /* bad geometry */
+    kvm_bt_patch_init(&t, 1);
+    CHECK(!kvm_bt_tc_init(&t, tc_pa, tc_ea + 2, 4096, 32), "misaligned TC");
+    CHECK(kvm_bt_tc_init(&t, 0, 0, 0, 0) && kvm_bt_tc_peek(&t) == -1, "no TC");
+    CHECK(kvm_bt_patch_by_stub_ea(&t, 0) == NULL, "no TC: no stub owner");
+    kvm_bt_patch_destroy(&t);
+}
+
+static bool count_cb(KvmBtPatchSite *s, void *opaque)
+{
+    size_t *n = opaque;
+
+    (*n) += s->used;
+    return true;
+}
+
+static void test_sites_many(void)
+{
+    KvmBtPatchTable t;
+    KvmBtXlat x;
+    bool ok = true;
+    size_t n = 0;
+
+    kvm_bt_patch_init(&t, 2);
+    kvm_bt_xlat(0, 0x7c6000a6, 0, 0, &x);
+    /* 5000 sites over ~20 pages force several grows of both hashes */
+    for (uint64_t i = 0; i < 5000; i++) {
+        uint64_t pa = 0x100000 + 4 * i * 7;
+
+        kvm_bt_patch_note_exit(&t, pa, (uint32_t)pa, 0x7c6000a6, NULL);
+        if (kvm_bt_patch_note_exit(&t, pa, (uint32_t)pa, 0x7c6000a6, NULL) && (i % 3) == 0) {
+            ok &= kvm_bt_patch_translated(&t, pa, &x);
+        }
+    }
+    CHECK(ok && t.count == 5000, "count %zu", t.count);
+    for (uint64_t i = 0; i < 5000; i++) {
+        uint64_t pa = 0x100000 + 4 * i * 7;
+        KvmBtPatchSite *s = kvm_bt_patch_lookup(&t, pa);
+
+        ok &= s && s->exits_before == 2;
+        ok &= (s->state == KVM_BT_PATCH_TRANSLATED) == ((i % 3) == 0);
+        ok &= kvm_bt_patch_any_in(&t, pa, 4) == ((i % 3) == 0);
+        ok &= !kvm_bt_patch_any_in(&t, pa + 4, 24);
+    }
+    CHECK(ok, "lookups and write checks after growth");
+    kvm_bt_patch_foreach(&t, count_cb, &n);
+    CHECK(n == 5000, "foreach %zu", n);
+    CHECK(kvm_bt_patch_count(&t, KVM_BT_PATCH_TRANSLATED) == 1667 &&
+          kvm_bt_patch_count(&t, KVM_BT_PATCH_COUNTING) == 3333, "counts");
+    kvm_bt_patch_destroy(&t);
+}
+
+int main(void)
+{
+    dump_stub("wrtee r4", 0x7c800106);
+    dump_stub("wrteei 0", 0x7c000146);
+    dump_stub("wrteei 1", 0x7c008146);
+    dump_stub("mtmsr r3", 0x7c600124);
+    dump_stub("mtspr PID,r9", 0x7d300ba6);
+
+    test_shared_page();
+    test_inplace();
+    test_stub_property(OP_WRTEE);
+    test_stub_property(OP_WRTEEI);
+    test_stub_property(OP_MTMSR);
+    test_stub_property(OP_MTPID);
+    test_wrtee_layout();
+    test_reach();
+    test_sites_state_machine();
+    test_sites_tc();
+    test_sites_many();
+    return test_summary("unit-bt");
+}
