@@ -3,6 +3,7 @@
 #   workload         static PowerPC workload program (the initramfs' /init)
 #   vmlinux-stock    Linux 6.1, corenet32_smp_defconfig + guests/linux/kvm-bt.config
 #   vmlinux-pv       the same plus guests/linux/pv.config (CONFIG_KVM_GUEST=y)
+#   conformance.elf, pv.elf   bare-metal test payloads (tests/conformance)
 # Each output is keyed by a hash of everything it is made from; a key that
 # matches skips the build, anything else rebuilds incrementally.
 set -euo pipefail
@@ -44,25 +45,34 @@ EOL
     mv "$GUESTS/initramfs.list.tmp" "$GUESTS/initramfs.list"
 }
 
-# Bare-metal test payloads (tests/conformance): small, rebuilt when any source changes.
-build_payloads() {
-    local dir=$KVM_BT_TOP/tests/conformance out=$GUESTS/conformance.elf key
-    key=$(hash_files "$dir"/*.S "$dir"/*.c "$dir"/*.ld)
+# Bare-metal test payloads (tests/conformance): start.S + one C file each,
+# small, rebuilt when any of their sources changes.
+#   conformance.elf  payload.c: privileged instructions and interrupts
+#   pv.elf           pv.c: the paravirtual interface (hypercalls, magic page)
+build_payload() {
+    local name=$1 csrc=$2
+    local dir=$KVM_BT_TOP/tests/conformance out=$GUESTS/$1.elf key
+    key=$(hash_files "$dir/start.S" "$dir/$csrc" "$dir/conformance.ld")
     if [ -f "$out" ] && [ "$(cat "$out.key" 2>/dev/null)" = "$key" ]; then
         return
     fi
-    log "building conformance payload"
+    log "building $name payload"
     local flags=(-mcpu=e500mc -m32 -mbig-endian -msoft-float -ffreestanding -fno-builtin
                  -fno-stack-protector -nostdlib -fno-pic -mno-sdata -G0 -O2 -Wall -Wextra -Werror)
     local tmp
     tmp=$(mktemp -d)
     ${CROSS}gcc "${flags[@]}" -c "$dir/start.S" -o "$tmp/start.o"
-    ${CROSS}gcc "${flags[@]}" -c "$dir/payload.c" -o "$tmp/payload.o"
+    ${CROSS}gcc "${flags[@]}" -c "$dir/$csrc" -o "$tmp/payload.o"
     ${CROSS}gcc "${flags[@]}" -static -Wl,-T,"$dir/conformance.ld" -Wl,--build-id=none \
         -Wl,--no-warn-rwx-segments -Wl,-z,noexecstack -o "$out.tmp" "$tmp/start.o" "$tmp/payload.o" -lgcc
     rm -rf "$tmp"
     mv "$out.tmp" "$out"
     echo "$key" > "$out.key"
+}
+
+build_payloads() {
+    build_payload conformance payload.c
+    build_payload pv pv.c
 }
 
 unpack_linux() {
@@ -78,12 +88,13 @@ unpack_linux() {
     stamp_write "$LINUX_SRC" "$LINUX_VERSION"
 }
 
-# build_kernel NAME FRAGMENT... : vmlinux-NAME from the listed config fragments
+# build_kernel NAME FRAGMENT... : vmlinux-NAME from the listed config fragments;
+# KVM_GUEST_FIXES: perl scripts applied first, each to the source file its first line names
 build_kernel() {
     local name=$1; shift
     local frags=("$@")
     local out=$GUESTS/vmlinux-$name bdir=$LINUX/build-$name key
-    key="$LINUX_VERSION $(hash_files "${frags[@]}" "$GUESTS/workload")"
+    key="$LINUX_VERSION $(hash_files "${frags[@]}" "$GUESTS/workload" ${KVM_GUEST_FIXES:-})"
     if [ -f "$out" ] && [ "$(cat "$out.key" 2>/dev/null)" = "$key" ]; then
         log "vmlinux-$name up to date"
         return
@@ -95,6 +106,10 @@ build_kernel() {
         rm -rf "$bdir.tmp" && cp -a "$LINUX/build-$SEED_FROM" "$bdir.tmp" && mv "$bdir.tmp" "$bdir"
     fi
     mkdir -p "$bdir"
+    local fix
+    for fix in ${KVM_GUEST_FIXES:-}; do
+        perl -0pi "$fix" "$LINUX_SRC/$(sed -n '1s/^# file: //p' "$fix")"
+    done
     local merged=$bdir/kvm-bt.fragment
     # Later fragments override earlier ones, option by option.
     cat "${frags[@]}" | sed "s|@INITRAMFS_LIST@|$GUESTS/initramfs.list|" \
@@ -133,5 +148,6 @@ build_workload
 build_payloads
 unpack_linux
 build_kernel stock "$KVM_BT_TOP/guests/linux/kvm-bt.config"
-SEED_FROM=stock build_kernel pv "$KVM_BT_TOP/guests/linux/kvm-bt.config" "$KVM_BT_TOP/guests/linux/pv.config"
+KVM_GUEST_FIXES="$KVM_BT_TOP/guests/linux/pv-magic-page-selftest.pl $KVM_BT_TOP/guests/linux/pv-template-space.pl" \
+    SEED_FROM=stock build_kernel pv "$KVM_BT_TOP/guests/linux/kvm-bt.config" "$KVM_BT_TOP/guests/linux/pv.config"
 log "guest images in $GUESTS"
