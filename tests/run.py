@@ -24,6 +24,8 @@ SUITES = [
     ("boot", [PY, "tests/guest/test_boot.py"]),
     ("kvm-bt", [PY, "tests/guest/test_kvm_bt.py"]),
     ("conformance", [PY, "tests/guest/test_conformance.py"]),
+    ("pv-payload", [PY, "tests/guest/test_pv_payload.py"]),
+    ("pv", [PY, "tests/guest/test_pv.py"]),
     ("privcount", [PY, "tests/guest/test_privcount.py"]),
     ("kvm-bt-stat", [PY, "tests/guest/test_kvm_bt_stat.py"]),
     ("bench-quick", [PY, "tests/guest/test_bench_quick.py"]),

@@ -50,10 +50,6 @@ static int kvm_bt_init_machine(MachineState *ms)
         error_report("kvm-bt: bt=on is not available yet; use bt=off");
         return -ENOTSUP;
     }
-    if (s->pv) {
-        error_report("kvm-bt: pv=on is not available yet; use pv=off");
-        return -ENOTSUP;
-    }
     if (s->exit_cost_ns >= 0 && !icount_enabled()) {
         error_report("kvm-bt: exit-cost-ns needs -icount: without it, guest time is "
                      "host time and exits already cost what they cost");
@@ -79,6 +75,7 @@ static int kvm_bt_init_machine(MachineState *ms)
         qemu_mutex_init(&s->vcpus[i].lock);
         kvm_bt_sites_init(&s->vcpus[i].sites);
     }
+    kvm_bt_shared_init(ms);
     kvm_bt_allowed = true;
     tcg_cpu_exec_hook = kvm_bt_vcpu_exec;
     return 0;

@@ -112,11 +112,39 @@ static KvmBtExitClass interrupt_class(int excp)
     }
 }
 
-void kvm_bt_reflect_interrupt(CPUState *cs, int excp)
+/* Mirrored registers QEMU's fault path has already set for @excp. */
+static unsigned fault_sets(int excp)
+{
+    switch (excp) {
+    case POWERPC_EXCP_DTLB:
+    case POWERPC_EXCP_ITLB:
+        return KVM_BT_SYNC_KEEP_MAS | KVM_BT_SYNC_KEEP_FAULT;
+    case POWERPC_EXCP_DSI:
+    case POWERPC_EXCP_ISI:
+    case POWERPC_EXCP_ALIGN:
+        return KVM_BT_SYNC_KEEP_FAULT;
+    default:
+        return KVM_BT_SYNC_ALL;
+    }
+}
+
+/*
+ * Every interrupt passes here before QEMU delivers it: a reflection exit,
+ * or (pv=on) a hypercall the monitor handles itself. Returns true when
+ * nothing is to be delivered.
+ */
+bool kvm_bt_reflect_interrupt(CPUState *cs, int excp)
 {
     KvmBtVcpu *v = kvm_bt_vcpu(cs);
     KvmBtExitClass cls = interrupt_class(excp);
+    bool consumed;
 
+    kvm_bt_sync_from_page(cs, fault_sets(excp));
+    consumed = kvm_bt_try_hypercall(cs, excp);
+    if (consumed) {
+        cls = KVM_BT_EXIT_HYPERCALL;
+        kvm_bt_sync_to_page(cs);
+    }
     qemu_mutex_lock(&v->lock);
     v->exits[cls]++;
     qemu_mutex_unlock(&v->lock);
@@ -124,11 +152,12 @@ void kvm_bt_reflect_interrupt(CPUState *cs, int excp)
                          kvm_bt_exit_class_name(cls));
     charge_exit_cost();
     /*
-     * The interrupt is delivered by QEMU's own code right after this hook
-     * (as the monitor would); then cpu_exec() must come back to our loop.
+     * QEMU's own code delivers the interrupt right after this hook (as the
+     * monitor would); then cpu_exec() must come back to our loop.
      */
     v->own_exit = true;
     qatomic_set(&cs->exit_request, 1);
+    return consumed;
 }
 
 /* Account a privileged-instruction exit, as the monitor sees it. */
@@ -139,13 +168,14 @@ static void handle_exit(CPUState *cs, KvmBtVcpu *v)
     KvmBtSite *site;
     bool warn = false;
 
+    kvm_bt_sync_from_page(cs, KVM_BT_SYNC_ALL);
     kvm_bt_get_regs(cs, &regs);
     qemu_mutex_lock(&v->lock);
     site = kvm_bt_sites_find(&v->sites, regs.pc, v->exit_word);
     if (!site) {
         uint64_t pa = -1;
 
-        kvm_bt_translate(cs, regs.pc, true, &pa);
+        kvm_bt_translate(cs, regs.pc, true, false, &pa);
         site = kvm_bt_sites_get(&v->sites, regs.pc, v->exit_word, pa, cls);
     }
     if (site) {
@@ -210,6 +240,7 @@ static int step_privileged(CPUState *cs, KvmBtVcpu *v)
     qatomic_set(&cs->exit_request, 1);
     r = cpu_exec(cs);
     set_trap(env, true);
+    kvm_bt_sync_to_page(cs);
     return r;
 }
 

@@ -1,22 +1,98 @@
 /*
  * kvm-bt: the entry points QEMU's own code calls (see patches/qemu-7.2)
  *
+ * Each hook is a no-op unless -accel kvm-bt runs, so the patched QEMU
+ * behaves exactly as upstream under every other accelerator.
+ *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #ifndef KVM_BT_HOOKS_H
 #define KVM_BT_HOOKS_H
 
+#include "exec/cpu-common.h"
+#include "cpu.h"
+
 /* True when -accel kvm-bt is running. */
 extern bool kvm_bt_allowed;
 
-/* An interrupt is about to be delivered to the guest: a reflection exit. */
-void kvm_bt_reflect_interrupt(CPUState *cs, int excp);
+bool kvm_bt_reflect_interrupt(CPUState *cs, int excp);
+void kvm_bt_interrupt_delivered(CPUState *cs);
+bool kvm_bt_interrupt_withheld(CPUState *cs);
+bool kvm_bt_maybe_interrupt(CPUState *cs);
+bool kvm_bt_xlate_shared_page(PowerPCCPU *cpu, vaddr ea, MMUAccessType access_type,
+                              hwaddr *raddrp, int *psizep, int *protp, int mmu_idx,
+                              bool guest_visible);
+void kvm_bt_e500_fdt(void *fdt, hwaddr kernel_base, hwaddr kernel_size);
+void kvm_bt_code_write(ram_addr_t start, ram_addr_t end);
+bool kvm_bt_code_watched(ram_addr_t ram_addr);
 
-static inline void kvm_bt_interrupt_hook(CPUState *cs, int excp)
+/*
+ * An interrupt is about to be delivered (powerpc_excp_booke): a reflection
+ * exit. True if the monitor consumed it (a hypercall) and nothing is to be
+ * delivered.
+ */
+static inline bool kvm_bt_interrupt_hook(CPUState *cs, int excp)
+{
+    return kvm_bt_allowed && kvm_bt_reflect_interrupt(cs, excp);
+}
+
+/* The interrupt has been delivered: the CPU state is the handler's. */
+static inline void kvm_bt_interrupt_delivered_hook(CPUState *cs)
 {
     if (kvm_bt_allowed) {
-        kvm_bt_reflect_interrupt(cs, excp);
+        kvm_bt_interrupt_delivered(cs);
     }
+}
+
+/*
+ * Before TCG decides whether to deliver an asynchronous interrupt: true to
+ * hold it back for now (the guest is in a critical section).
+ */
+static inline bool kvm_bt_interrupt_withheld_hook(CPUState *cs)
+{
+    return kvm_bt_allowed && kvm_bt_interrupt_withheld(cs);
+}
+
+/*
+ * An interrupt became pending or was cleared. True if the monitor took the
+ * decision whether the vCPU must look at it: MSR[EE] may live in the
+ * shared page, where QEMU cannot see it.
+ */
+static inline bool kvm_bt_maybe_interrupt_hook(CPUState *cs)
+{
+    return kvm_bt_allowed && kvm_bt_maybe_interrupt(cs);
+}
+
+/* Guest address translation: true if @ea is the monitor's shared page. */
+static inline bool kvm_bt_xlate_hook(PowerPCCPU *cpu, vaddr ea, MMUAccessType access_type,
+                                     hwaddr *raddrp, int *psizep, int *protp, int mmu_idx,
+                                     bool guest_visible)
+{
+    return kvm_bt_allowed &&
+           kvm_bt_xlate_shared_page(cpu, ea, access_type, raddrp, psizep, protp, mmu_idx,
+                                    guest_visible);
+}
+
+/* The e500 board built its device tree: /hypervisor, /memreserve/. */
+static inline void kvm_bt_e500_fdt_hook(void *fdt, hwaddr kernel_base, hwaddr kernel_size)
+{
+    if (kvm_bt_allowed) {
+        kvm_bt_e500_fdt(fdt, kernel_base, kernel_size);
+    }
+}
+
+/* Guest RAM [start, end) that may hold code is about to be written. */
+static inline void kvm_bt_code_write_hook(ram_addr_t start, ram_addr_t end)
+{
+    if (kvm_bt_allowed) {
+        kvm_bt_code_write(start, end);
+    }
+}
+
+/* True if writes to the page must keep reaching kvm_bt_code_write_hook(). */
+static inline bool kvm_bt_code_watched_hook(ram_addr_t ram_addr)
+{
+    return kvm_bt_allowed && kvm_bt_code_watched(ram_addr);
 }
 
 #endif

@@ -8,6 +8,7 @@
 
 #include "qemu/thread.h"
 #include "hw/core/cpu.h"
+#include "hw/boards.h"
 #include "core/exit-class.h"
 #include "core/site-table.h"
 
@@ -31,7 +32,18 @@ typedef struct KvmBtVcpu {
     uint64_t exits[KVM_BT_EXIT__COUNT];
     KvmBtSiteTable sites;
 
+    /* the shared page (kvm-bt-shared.c) */
+    uint8_t *page;
+    hwaddr page_pa;
+    bool pv_mapped;             /* the guest asked for it by hypercall */
+    /*
+     * Between a pull and the matching push the CPU, not the page, holds
+     * the vCPU's registers (the monitor is handling an exit or interrupt).
+     */
+    bool cpu_owns_state;
+
     /* vCPU thread only */
+    bool raw_lookup;            /* translating through the guest's own TLB only */
     uint32_t exit_word;         /* word of the instruction that exited */
     bool step_pending;          /* exit accounted, instruction not yet run */
     bool own_exit;              /* the EXCP_INTERRUPT to come is our own exit_request */
@@ -58,6 +70,17 @@ static inline KvmBtVcpu *kvm_bt_vcpu(CPUState *cs)
 int kvm_bt_vcpu_exec(CPUState *cs);
 void kvm_bt_vcpu_enable_trap(CPUState *cs);
 int64_t kvm_bt_exit_cost_ns(void);
+
+/* kvm-bt-shared.c */
+void kvm_bt_shared_init(MachineState *ms);
+void kvm_bt_sync_from_page(CPUState *cs, unsigned flags);
+void kvm_bt_sync_to_page(CPUState *cs);
+bool kvm_bt_try_hypercall(CPUState *cs, int excp);
+
+/* kvm-bt-translate.c: bt=on */
+bool kvm_bt_bt_uses_page(void);
+bool kvm_bt_pc_in_tc(uint64_t pc);
+void kvm_bt_bt_fdt(void *fdt, hwaddr kernel_base, hwaddr kernel_size);
 
 /* kvm-bt-stats.c */
 void kvm_bt_stats_write_file(void);

@@ -6,7 +6,11 @@
 #include "qemu/osdep.h"
 #include "cpu.h"
 #include "internal.h"
+#include "exec/cpu-common.h"
+#include "sysemu/dma.h"
+#include "kvm-bt-internal.h"
 #include "kvm-bt-vcpu.h"
+#include "core/shared-page.h"
 
 /* CR lives in QEMU as eight 4-bit fields, CR0 first. */
 static uint32_t get_cr(CPUPPCState *env)
@@ -17,6 +21,13 @@ static uint32_t get_cr(CPUPPCState *env)
         cr |= (env->crf[i] & 0xf) << (28 - 4 * i);
     }
     return cr;
+}
+
+static void set_cr(CPUPPCState *env, uint32_t cr)
+{
+    for (int i = 0; i < 8; i++) {
+        env->crf[i] = (cr >> (28 - 4 * i)) & 0xf;
+    }
 }
 
 void kvm_bt_get_regs(CPUState *cs, struct kvm_regs *regs)
@@ -45,16 +56,151 @@ void kvm_bt_get_regs(CPUState *cs, struct kvm_regs *regs)
     }
 }
 
-bool kvm_bt_translate(CPUState *cs, uint64_t ea, bool ifetch, uint64_t *pa)
+void kvm_bt_set_regs(CPUState *cs, const struct kvm_regs *regs)
+{
+    CPUPPCState *env = &POWERPC_CPU(cs)->env;
+
+    env->nip = regs->pc;
+    set_cr(env, regs->cr);
+    env->ctr = regs->ctr;
+    env->lr = regs->lr;
+    cpu_write_xer(env, regs->xer);
+    env->spr[SPR_SRR0] = regs->srr0;
+    env->spr[SPR_SRR1] = regs->srr1;
+    env->spr[SPR_SPRG0] = regs->sprg0;
+    env->spr[SPR_SPRG1] = regs->sprg1;
+    env->spr[SPR_SPRG2] = regs->sprg2;
+    env->spr[SPR_SPRG3] = regs->sprg3;
+    env->spr[SPR_SPRG4] = regs->sprg4;
+    env->spr[SPR_SPRG5] = regs->sprg5;
+    env->spr[SPR_SPRG6] = regs->sprg6;
+    env->spr[SPR_SPRG7] = regs->sprg7;
+    for (int i = 0; i < 32; i++) {
+        env->gpr[i] = regs->gpr[i];
+    }
+}
+
+bool kvm_bt_translate(CPUState *cs, uint64_t ea, bool ifetch, bool raw, uint64_t *pa)
 {
     PowerPCCPU *cpu = POWERPC_CPU(cs);
+    KvmBtVcpu *v = kvm_bt_vcpu(cs);
     hwaddr raddr;
     int psize, prot;
+    bool ok;
 
-    if (!ppc_xlate(cpu, ea, ifetch ? MMU_INST_FETCH : MMU_DATA_LOAD, &raddr, &psize,
-                   &prot, cpu_mmu_index(&cpu->env, ifetch), false)) {
-        return false;
+    v->raw_lookup = raw;
+    ok = ppc_xlate(cpu, ea, ifetch ? MMU_INST_FETCH : MMU_DATA_LOAD, &raddr, &psize,
+                   &prot, cpu_mmu_index(&cpu->env, ifetch), false);
+    v->raw_lookup = false;
+    if (ok) {
+        *pa = raddr;
     }
-    *pa = raddr;
-    return true;
+    return ok;
+}
+
+bool kvm_bt_read_phys(uint64_t pa, void *buf, unsigned len)
+{
+    return address_space_read(&address_space_memory, pa, MEMTXATTRS_UNSPECIFIED,
+                              buf, len) == MEMTX_OK;
+}
+
+/*
+ * The 32-bit registers the page mirrors, each at the word a 32-bit guest
+ * uses (the low half of a u64 field). MSR, PIR, critical and int_pending
+ * have rules of their own below.
+ */
+static const struct {
+    uint16_t offset;
+    uint16_t spr;
+    uint8_t keep;       /* KVM_BT_SYNC_KEEP_*: interrupts that set it before delivery */
+} mirrored[] = {
+    { KVM_BT_SH_SPRG0, SPR_SPRG0 },
+    { KVM_BT_SH_SPRG1, SPR_SPRG1 },
+    { KVM_BT_SH_SPRG2, SPR_SPRG2 },
+    { KVM_BT_SH_SPRG3, SPR_SPRG3 },
+    { KVM_BT_SH_SPRG4, SPR_SPRG4 },
+    { KVM_BT_SH_SPRG5, SPR_SPRG5 },
+    { KVM_BT_SH_SPRG6, SPR_SPRG6 },
+    { KVM_BT_SH_SPRG7, SPR_SPRG7 },
+    { KVM_BT_SH_SRR0, SPR_SRR0 },
+    { KVM_BT_SH_SRR1, SPR_SRR1 },
+    { KVM_BT_SH_DAR, SPR_BOOKE_DEAR, KVM_BT_SYNC_KEEP_FAULT },
+    { KVM_BT_SH_ESR, SPR_BOOKE_ESR, KVM_BT_SYNC_KEEP_FAULT },
+    { KVM_BT_SH_MAS0, SPR_BOOKE_MAS0, KVM_BT_SYNC_KEEP_MAS },
+    { KVM_BT_SH_MAS1, SPR_BOOKE_MAS1, KVM_BT_SYNC_KEEP_MAS },
+    { KVM_BT_SH_MAS2, SPR_BOOKE_MAS2, KVM_BT_SYNC_KEEP_MAS },
+    { KVM_BT_SH_MAS3, SPR_BOOKE_MAS3, KVM_BT_SYNC_KEEP_MAS },
+    { KVM_BT_SH_MAS4, SPR_BOOKE_MAS4 },
+    { KVM_BT_SH_MAS6, SPR_BOOKE_MAS6, KVM_BT_SYNC_KEEP_MAS },
+    { KVM_BT_SH_MAS7, SPR_BOOKE_MAS7, KVM_BT_SYNC_KEEP_MAS },
+};
+
+#define MSR_GUEST_WRITABLE  ((1u << MSR_EE) | (1u << MSR_RI))
+
+/* The monitor-private mirrors; QEMU indexes env->spr by SPR number. */
+static KvmBtPrivField priv[KVM_BT_PRIV_FIELDS_MAX];
+static size_t nr_priv;
+
+static void priv_init(void)
+{
+    if (!nr_priv) {
+        nr_priv = kvm_bt_priv_fields(priv, ARRAY_SIZE(priv));
+        assert(nr_priv <= ARRAY_SIZE(priv));
+    }
+}
+
+void kvm_bt_shared_pull(CPUState *cs, uint8_t *page, unsigned flags)
+{
+    CPUPPCState *env = &POWERPC_CPU(cs)->env;
+    uint32_t msr = ldl_be_p(page + KVM_BT_SH_MSR);
+
+    for (size_t i = 0; i < ARRAY_SIZE(mirrored); i++) {
+        if (mirrored[i].keep & flags) {
+            continue;
+        }
+        env->spr[mirrored[i].spr] = ldl_be_p(page + mirrored[i].offset);
+    }
+    /* EE and RI only: any other MSR change is an exit */
+    env->msr = (env->msr & ~(target_ulong)MSR_GUEST_WRITABLE) | (msr & MSR_GUEST_WRITABLE);
+    priv_init();
+    for (size_t i = 0; i < nr_priv; i++) {
+        if (priv[i].pull) {
+            env->spr[priv[i].spr] = ldl_be_p(page + priv[i].offset);
+        }
+    }
+}
+
+void kvm_bt_shared_push(CPUState *cs, uint8_t *page)
+{
+    CPUPPCState *env = &POWERPC_CPU(cs)->env;
+
+    for (size_t i = 0; i < ARRAY_SIZE(mirrored); i++) {
+        stl_be_p(page + mirrored[i].offset, env->spr[mirrored[i].spr]);
+    }
+    stl_be_p(page + KVM_BT_SH_MSR, env->msr);
+    stl_be_p(page + KVM_BT_SH_PIR, env->spr[SPR_BOOKE_PIR]);
+    priv_init();
+    for (size_t i = 0; i < nr_priv; i++) {
+        stl_be_p(page + priv[i].offset, env->spr[priv[i].spr]);
+    }
+    kvm_bt_shared_set_int_pending(cs, page);
+}
+
+void kvm_bt_shared_pull_mas4(CPUState *cs, uint8_t *page)
+{
+    POWERPC_CPU(cs)->env.spr[SPR_BOOKE_MAS4] = ldl_be_p(page + KVM_BT_SH_MAS4);
+}
+
+bool kvm_bt_shared_critical(CPUState *cs, uint8_t *page)
+{
+    CPUPPCState *env = &POWERPC_CPU(cs)->env;
+
+    return !FIELD_EX64(env->msr, MSR, PR) &&
+           ldl_be_p(page + KVM_BT_SH_CRITICAL) == (uint32_t)env->gpr[1];
+}
+
+void kvm_bt_shared_set_int_pending(CPUState *cs, uint8_t *page)
+{
+    stl_be_p(page + KVM_BT_SH_INT_PENDING,
+             POWERPC_CPU(cs)->env.pending_interrupts != 0);
 }

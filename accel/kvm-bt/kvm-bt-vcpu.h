@@ -1,7 +1,10 @@
 /*
  * kvm-bt: the narrow, KVM-shaped view of a vCPU the monitor works through
  *
- * Registers come as KVM's own struct kvm_regs (BookE layout), so the monitor and translator can later sit on real KVM too.
+ * Registers come as KVM's own struct kvm_regs (BookE layout), so the
+ * monitor and translator can later sit on real KVM too. The shared page is
+ * KVM's struct kvm_vcpu_arch_shared; syncing it with the CPU is what KVM
+ * does on guest exit and entry.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -10,16 +13,38 @@
 
 #include "linux-headers/asm-powerpc/kvm.h"
 
-/*
- * Only what the monitor uses today; set_regs, kvm_sregs and guest-physical
- * access come with the translator that needs them.
- */
 void kvm_bt_get_regs(CPUState *cs, struct kvm_regs *regs);
+/* GPRs, PC, CR, CTR, LR, XER, SRR0/1, SPRG0-7 (MSR and PID change only by emulation). */
+void kvm_bt_set_regs(CPUState *cs, const struct kvm_regs *regs);
 
 /*
  * Guest TLB lookup for an effective address in the vCPU's current
  * translation context (PID, MSR[IS/DS]); false if no entry maps it.
+ * @raw: the guest's own TLB only, ignoring the monitor's shared page.
  */
-bool kvm_bt_translate(CPUState *cs, uint64_t ea, bool ifetch, uint64_t *pa);
+bool kvm_bt_translate(CPUState *cs, uint64_t ea, bool ifetch, bool raw, uint64_t *pa);
+
+/* Guest-physical memory, as the guest's bus sees it. */
+bool kvm_bt_read_phys(uint64_t pa, void *buf, unsigned len);
+
+/*
+ * Mirrored registers QEMU's fault path sets in the CPU before the interrupt
+ * hook runs: the CPU's value is the architectural one, keep it.
+ */
+enum {
+    KVM_BT_SYNC_ALL = 0,
+    KVM_BT_SYNC_KEEP_MAS = 1,   /* TLB miss: MAS0-3,6,7 loaded from MAS4 */
+    KVM_BT_SYNC_KEEP_FAULT = 2, /* storage/alignment faults: DEAR, ESR */
+};
+
+/* Shared page -> CPU: what the guest changed without an exit. */
+void kvm_bt_shared_pull(CPUState *cs, uint8_t *page, unsigned flags);
+/* CPU -> shared page, and int_pending. */
+void kvm_bt_shared_push(CPUState *cs, uint8_t *page);
+/* Only MAS4, which a TLB miss reads: before guest-visible translations. */
+void kvm_bt_shared_pull_mas4(CPUState *cs, uint8_t *page);
+/* Supervisor mode with shared->critical == r1: hold asynchronous interrupts. */
+bool kvm_bt_shared_critical(CPUState *cs, uint8_t *page);
+void kvm_bt_shared_set_int_pending(CPUState *cs, uint8_t *page);
 
 #endif
