@@ -26,7 +26,10 @@
 #include "kvm-bt-internal.h"
 
 bool kvm_bt_allowed;
-KvmBtState kvm_bt_state = { .exit_cost_ns = -1 };
+KvmBtState kvm_bt_state = {
+    .exit_cost_ns = -1,
+    .hot_threshold = KVM_BT_HOT_THRESHOLD_DEFAULT,
+};
 
 /* The CPU models whose trap-and-emulate virtualization KVM BookE provides. */
 static const char *const supported_cpus[] = { "e500v2", "e500mc" };
@@ -44,10 +47,6 @@ static int kvm_bt_init_machine(MachineState *ms)
     if (!object_dynamic_cast(OBJECT(ms), MACHINE_TYPE_NAME("ppce500"))) {
         error_report("kvm-bt: machine '%s' is not supported; use -M ppce500",
                      MACHINE_GET_CLASS(ms)->name);
-        return -ENOTSUP;
-    }
-    if (s->bt) {
-        error_report("kvm-bt: bt=on is not available yet; use bt=off");
         return -ENOTSUP;
     }
     if (s->exit_cost_ns >= 0 && !icount_enabled()) {
@@ -76,6 +75,7 @@ static int kvm_bt_init_machine(MachineState *ms)
         kvm_bt_sites_init(&s->vcpus[i].sites);
     }
     kvm_bt_shared_init(ms);
+    kvm_bt_bt_init();
     kvm_bt_allowed = true;
     tcg_cpu_exec_hook = kvm_bt_vcpu_exec;
     return 0;
@@ -102,6 +102,7 @@ static void kvm_bt_setup_post(MachineState *ms, AccelState *accel)
                      model ? model : "(none)");
         exit(1);
     }
+    kvm_bt_bt_board_ready(ms);
     CPU_FOREACH(cs) {
         kvm_bt_vcpu_enable_trap(cs);
     }
@@ -126,6 +127,29 @@ static bool kvm_bt_get_pv(Object *obj, Error **errp)
 static void kvm_bt_set_pv(Object *obj, bool value, Error **errp)
 {
     kvm_bt_state.pv = value;
+}
+
+static void kvm_bt_get_hot_threshold(Object *obj, Visitor *v, const char *name,
+                                     void *opaque, Error **errp)
+{
+    uint64_t value = kvm_bt_state.hot_threshold;
+
+    visit_type_uint64(v, name, &value, errp);
+}
+
+static void kvm_bt_set_hot_threshold(Object *obj, Visitor *v, const char *name,
+                                     void *opaque, Error **errp)
+{
+    uint64_t value;
+
+    if (!visit_type_uint64(v, name, &value, errp)) {
+        return;
+    }
+    if (value < 1) {
+        error_setg(errp, "hot-threshold must be at least 1");
+        return;
+    }
+    kvm_bt_state.hot_threshold = value;
 }
 
 static char *kvm_bt_get_stats_file(Object *obj, Error **errp)
@@ -180,6 +204,11 @@ static void kvm_bt_accel_class_init(ObjectClass *oc, void *data)
     object_class_property_add_bool(oc, "pv", kvm_bt_get_pv, kvm_bt_set_pv);
     object_class_property_set_description(oc, "pv",
         "Offer the KVM paravirtual interface (magic page, hypercalls)");
+    object_class_property_add(oc, "hot-threshold", "uint64", kvm_bt_get_hot_threshold,
+                              kvm_bt_set_hot_threshold, NULL, NULL);
+    object_class_property_set_description(oc, "hot-threshold",
+        "Exits at one site on one vCPU before bt=on translates it (default "
+        stringify(KVM_BT_HOT_THRESHOLD_DEFAULT) ")");
     object_class_property_add_str(oc, "stats-file", kvm_bt_get_stats_file,
                                   kvm_bt_set_stats_file);
     object_class_property_set_description(oc, "stats-file",

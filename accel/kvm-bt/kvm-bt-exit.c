@@ -20,6 +20,7 @@
 #include "exec/helper-proto.h"
 #include "hw/core/cpu.h"
 #include "sysemu/cpu-timers.h"
+#include "sysemu/cpus.h"
 #include "sysemu/tcg.h"
 #include "qemu/seqlock.h"
 #include "softmmu/timers-state.h"
@@ -161,27 +162,63 @@ bool kvm_bt_reflect_interrupt(CPUState *cs, int excp)
 }
 
 /* Account a privileged-instruction exit, as the monitor sees it. */
+/* Instructions after which the guest TLB may map addresses differently. */
+static bool changes_tlb(uint32_t word)
+{
+    PPCInsn insn;
+
+    ppc_insn_decode(word, &insn);
+    switch (insn.kind) {
+    case PPC_INSN_TLBWE:
+    case PPC_INSN_TLBIVAX:
+    case PPC_INSN_TLBILX:
+        return true;
+    case PPC_INSN_MTSPR:
+        return insn.spr == SPR_MMUCSR0;
+    default:
+        return false;
+    }
+}
+
 static void handle_exit(CPUState *cs, KvmBtVcpu *v)
 {
     struct kvm_regs regs;
     KvmBtExitClass cls = kvm_bt_classify_insn(v->exit_word);
     KvmBtSite *site;
-    bool warn = false;
+    uint64_t ea;
+    bool warn = false, hot = false;
 
     kvm_bt_sync_from_page(cs, KVM_BT_SYNC_ALL);
     kvm_bt_get_regs(cs, &regs);
+    ea = regs.pc;
+    v->stub_resume = 0;
+    if (kvm_bt_pc_in_tc(regs.pc)) {
+        /* a stub's fallback: the site's exit, resuming after the site */
+        v->stub_resume = kvm_bt_stub_resume(regs.pc);
+        v->stub_next = regs.pc + 4;
+        if (v->stub_resume) {
+            ea = v->stub_resume - 4;
+        }
+    }
+    v->tlb_op = kvm_bt_state.bt && changes_tlb(v->exit_word);
     qemu_mutex_lock(&v->lock);
-    site = kvm_bt_sites_find(&v->sites, regs.pc, v->exit_word);
+    site = kvm_bt_sites_find(&v->sites, ea, v->exit_word);
     if (!site) {
         uint64_t pa = -1;
 
-        kvm_bt_translate(cs, regs.pc, true, false, &pa);
-        site = kvm_bt_sites_get(&v->sites, regs.pc, v->exit_word, pa, cls);
+        kvm_bt_translate(cs, ea, true, false, &pa);
+        site = kvm_bt_sites_get(&v->sites, ea, v->exit_word, pa, cls);
     }
     if (site) {
         site->exits++;
         if (cls == KVM_BT_EXIT_PRIV_OTHER && !site->warned) {
             site->warned = warn = true;
+        }
+        if (kvm_bt_state.bt && site->exits >= kvm_bt_state.hot_threshold &&
+            site->bt_gen != kvm_bt_bt_gen() && site->pa != (uint64_t)-1 &&
+            !v->stub_resume) {
+            site->bt_gen = kvm_bt_bt_gen();
+            hot = true;
         }
     }
     v->exits[cls]++;
@@ -190,10 +227,29 @@ static void handle_exit(CPUState *cs, KvmBtVcpu *v)
     if (warn) {
         warn_report("kvm-bt: cannot classify privileged instruction 0x%08" PRIx32
                     " at 0x%08" PRIx64 "; executing it as TCG would",
-                    v->exit_word, (uint64_t)regs.pc);
+                    v->exit_word, ea);
     }
-    trace_kvm_bt_exit(cs->cpu_index, regs.pc, v->exit_word, kvm_bt_exit_class_name(cls));
+    if (hot) {
+        kvm_bt_site_hot(cs, ea, site->pa, v->exit_word);
+    }
+    trace_kvm_bt_exit(cs->cpu_index, ea, v->exit_word, kvm_bt_exit_class_name(cls));
     charge_exit_cost();
+}
+
+/* After the exiting instruction ran: what the monitor does next. */
+static void after_step(CPUState *cs, KvmBtVcpu *v)
+{
+    CPUPPCState *env = &POWERPC_CPU(cs)->env;
+
+    if (v->stub_resume && env->nip == v->stub_next) {
+        /* never leave the guest at a PC inside the translation cache */
+        env->nip = v->stub_resume;
+    }
+    v->stub_resume = 0;
+    if (v->tlb_op) {
+        v->tlb_op = false;
+        kvm_bt_tlb_changed(cs);
+    }
 }
 
 /*
@@ -240,6 +296,7 @@ static int step_privileged(CPUState *cs, KvmBtVcpu *v)
     qatomic_set(&cs->exit_request, 1);
     r = cpu_exec(cs);
     set_trap(env, true);
+    after_step(cs, v);
     kvm_bt_sync_to_page(cs);
     return r;
 }

@@ -11,6 +11,7 @@
 #include "hw/boards.h"
 #include "core/exit-class.h"
 #include "core/site-table.h"
+#include "core/bt-sites.h"
 
 /*
  * cpu_exec() returns this when translated code hit a privileged
@@ -47,11 +48,15 @@ typedef struct KvmBtVcpu {
     uint32_t exit_word;         /* word of the instruction that exited */
     bool step_pending;          /* exit accounted, instruction not yet run */
     bool own_exit;              /* the EXCP_INTERRUPT to come is our own exit_request */
+    uint64_t stub_next;         /* an exit in a stub: its PC + 4 ... */
+    uint32_t stub_resume;       /* ... continues here, after the site (0: none) */
+    bool tlb_op;                /* the exit may change the guest TLB */
 } KvmBtVcpu;
 
 typedef struct KvmBtState {
     bool bt;
     bool pv;
+    uint64_t hot_threshold;     /* exits at a site on one vCPU before it is translated */
     char *stats_path;
     FILE *stats_file;
     int64_t exit_cost_ns;       /* -1: not set on the command line */
@@ -78,9 +83,25 @@ void kvm_bt_sync_to_page(CPUState *cs);
 bool kvm_bt_try_hypercall(CPUState *cs, int excp);
 
 /* kvm-bt-translate.c: bt=on */
+typedef struct KvmBtSummary {
+    size_t translated, refused, dropped, undone;
+    unsigned tc_live, tc_retired, tc_total;     /* TC slots */
+    uint32_t tc_ea;
+    uint64_t tc_pa;
+    bool page_blocked;
+} KvmBtSummary;
+
+void kvm_bt_bt_init(void);
+void kvm_bt_bt_board_ready(MachineState *ms);
+unsigned kvm_bt_bt_gen(void);
 bool kvm_bt_bt_uses_page(void);
 bool kvm_bt_pc_in_tc(uint64_t pc);
+uint32_t kvm_bt_stub_resume(uint64_t pc);
+void kvm_bt_site_hot(CPUState *cs, uint32_t ea, uint64_t pa, uint32_t word);
+void kvm_bt_tlb_changed(CPUState *cs);
 void kvm_bt_bt_fdt(void *fdt, hwaddr kernel_base, hwaddr kernel_size);
+bool kvm_bt_site_translation(uint64_t pa, KvmBtPatchSite *out);
+void kvm_bt_bt_summary(KvmBtSummary *sum);
 
 /* kvm-bt-stats.c */
 void kvm_bt_stats_write_file(void);

@@ -236,7 +236,7 @@ bool kvm_bt_try_hypercall(CPUState *cs, int excp)
     KvmBtVcpu *v = kvm_bt_vcpu(cs);
     CPUPPCState *env = &POWERPC_CPU(cs)->env;
     struct kvm_regs regs;
-    uint64_t out;
+    uint64_t out = 0;
     uint32_t status;
 
     if (!kvm_bt_state.pv || excp != POWERPC_EXCP_SYSCALL || FIELD_EX64(env->msr, MSR, PR) ||

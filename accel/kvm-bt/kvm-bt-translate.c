@@ -1,32 +1,481 @@
 /*
  * kvm-bt: adaptive in-place binary translation (bt=on) — monitor glue
  *
+ * The translator itself is plain C in core/ (bt-translate.c decides what a
+ * privileged instruction becomes, bt-sites.c keeps the patched sites and
+ * the translation cache). This file applies its decisions to guest memory:
+ *
+ * - A site that has exited hot-threshold times on one vCPU is translated
+ *   by safe work (all vCPUs stopped): the stub is written first, then the
+ *   site with one aligned 32-bit compare-and-swap, then translated blocks
+ *   holding the old word are invalidated.
+ * - Stubs live in the translation cache (TC): guest RAM right after the
+ *   kernel image, reserved in the device tree. Its effective address is
+ *   derived from the guest TLB entry that maps both the site and the TC;
+ *   relative branches stay valid in any linear mapping covering both.
+ * - The guest never sees a PC inside the TC: asynchronous interrupts are
+ *   held back while it is there (kvm-bt-shared.c), and an exit of a stub's
+ *   fallback instruction is accounted to its site and resumes after it.
+ * - A guest write to a patched word (any vCPU, any mapping, DMA) reaches
+ *   kvm_bt_code_write() through QEMU's self-modifying-code path: the
+ *   translation is dropped and the guest keeps what it wrote. Pages holding
+ *   patches stay write-watched for as long as they do.
+ * - The page at 0xFFFFF000 was never asked for by the guest: while any
+ *   vCPU's own TLB maps that address, every translation is undone and none
+ *   is made.
+ *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include "qemu/osdep.h"
+#include "qemu/error-report.h"
+#include "qemu/main-loop.h"
+#include "qemu/rcu.h"
+#include "qemu/units.h"
 #include "cpu.h"
+#include "exec/address-spaces.h"
+#include "exec/cputlb.h"
+#include "exec/exec-all.h"
+#include "exec/memory.h"
+#include "exec/ram_addr.h"
+#include "hw/boards.h"
+#include "hw/core/cpu.h"
+#include "sysemu/reset.h"
+#include <libfdt.h>
 #include "kvm-bt-hooks.h"
 #include "kvm-bt-internal.h"
+#include "kvm-bt-vcpu.h"
+#include "core/bt-sites.h"
+#include "core/bt-translate.h"
+#include "core/ppc-insn.h"
+#include "core/shared-page.h"
+#include "core/tc-place.h"
+#include "trace.h"
+
+/*
+ * The TC: up to 256 KiB (2048 stubs). Placed after the image, it starts
+ * 1 MiB past its end so early allocations right after _end stay clear.
+ */
+#define TC_GAP          (1 * MiB)
+#define TC_SIZE         (256 * KiB)
+#define TC_MIN_SIZE     (16 * KiB)
+
+typedef struct KvmBtTranslator {
+    /*
+     * Leaf lock: taken on vCPU threads and, for guest writes to code, with
+     * TCG's page locks held; never hold it while invalidating code.
+     */
+    QemuMutex lock;
+    KvmBtPatchTable table;
+    uint64_t tc_pa;             /* reserved in the device tree; tc_size 0: none */
+    uint32_t tc_size;
+    bool tc_live;               /* TC effective address known */
+    unsigned blockers;          /* vCPUs whose own TLB maps 0xFFFFF000 */
+    bool *maps_magic;           /* per vCPU */
+    unsigned gen;               /* bumped when earlier decisions may no longer hold */
+    uint64_t ram_base;          /* ram_addr of guest RAM at guest-physical 0 */
+    uint64_t ram_size;
+} KvmBtTranslator;
+
+static KvmBtTranslator bt;
+
+/* Our own writes to guest code must not drop our own translations. */
+static __thread bool own_write;
+
+unsigned kvm_bt_bt_gen(void)
+{
+    return qatomic_read(&bt.gen);
+}
 
 bool kvm_bt_bt_uses_page(void)
 {
-    return false;
+    return kvm_bt_state.bt && !qatomic_read(&bt.blockers);
 }
 
 bool kvm_bt_pc_in_tc(uint64_t pc)
 {
-    return false;
+    return qatomic_read(&bt.tc_live) && (uint32_t)pc - bt.table.tc.ea < bt.tc_size;
 }
 
-void kvm_bt_bt_fdt(void *fdt, hwaddr kernel_base, hwaddr kernel_size)
+/* Host pointer and ram_addr of one guest-physical RAM word. */
+static uint32_t *ram_word(uint64_t pa, ram_addr_t *ra)
 {
+    MemoryRegion *mr;
+    hwaddr xlat, len = 4;
+
+    RCU_READ_LOCK_GUARD();
+    mr = address_space_translate(&address_space_memory, pa, &xlat, &len, true,
+                                 MEMTXATTRS_UNSPECIFIED);
+    if (!memory_region_is_ram(mr) || len < 4 || (pa & 3)) {
+        return NULL;
+    }
+    *ra = memory_region_get_ram_addr(mr) + xlat;
+    return (uint32_t *)((uint8_t *)memory_region_get_ram_ptr(mr) + xlat);
 }
 
+/* After changing guest code: old translated blocks go, the page stays watched. */
+static void code_changed(ram_addr_t ra, unsigned len)
+{
+    own_write = true;
+    tb_invalidate_phys_range(ra, ra + len);
+    own_write = false;
+    tlb_protect_code(ra);
+    cpu_physical_memory_set_dirty_range(ra, len, DIRTY_CLIENTS_NOCODE);
+}
+
+/*
+ * Is the TC reachable from a site at @ea (guest-physical @pa) through the
+ * mapping that maps the site? Fixes the TC's effective address on first use.
+ */
+static bool tc_usable(CPUState *cs, uint32_t ea, uint64_t pa)
+{
+    uint32_t tc_ea = (uint32_t)(ea - pa + bt.tc_pa);
+    uint64_t got;
+
+    if (!bt.tc_size || (bt.tc_live && tc_ea != bt.table.tc.ea)) {
+        return false;
+    }
+    /* executable in the kernel's context, at the site's EA-PA offset */
+    if (!kvm_bt_translate_kernel(cs, tc_ea, true, &got) || got != bt.tc_pa ||
+        !kvm_bt_translate_kernel(cs, tc_ea + bt.tc_size - 4, true, &got) ||
+        got != bt.tc_pa + bt.tc_size - 4) {
+        return false;
+    }
+    if (!bt.tc_live) {
+        if (!kvm_bt_tc_init(&bt.table, bt.tc_pa, tc_ea, bt.tc_size,
+                            KVM_BT_TC_SLOT_WORDS_DEFAULT)) {
+            return false;
+        }
+        qatomic_set(&bt.tc_live, true);
+    }
+    return true;
+}
+
+typedef struct TranslateWork {
+    uint32_t ea;
+    uint64_t pa;
+    uint32_t word;
+} TranslateWork;
+
+/* Safe work: no vCPU runs guest code meanwhile. */
+static void translate_site(CPUState *cs, run_on_cpu_data data)
+{
+    TranslateWork *w = data.host_ptr;
+    KvmBtPatchSite *site;
+    KvmBtXlat x;
+    uint32_t *host, *stub_host = NULL;
+    ram_addr_t ra, stub_ra = 0;
+    uint32_t slot_ea = 0;
+    bool done = false;
+
+    host = ram_word(w->pa, &ra);
+    qemu_mutex_lock(&bt.lock);
+    site = kvm_bt_patch_lookup(&bt.table, w->pa);
+    if (site && site->state == KVM_BT_PATCH_UNDONE) {
+        /* what undid it changed since (generation): try again */
+        kvm_bt_patch_recount(&bt.table, w->pa);
+    }
+    /* still what exited, still allowed, still undecided? */
+    if (!host || be32_to_cpu(qatomic_read(host)) != w->word) {
+        trace_kvm_bt_skip(w->ea, w->pa, "the word changed");
+        goto out;
+    }
+    if (!kvm_bt_bt_uses_page()) {
+        trace_kvm_bt_skip(w->ea, w->pa, "the guest maps 0xFFFFF000");
+        goto out;
+    }
+    if (!kvm_bt_patch_note_exit(&bt.table, w->pa, w->ea, w->word, &site)) {
+        trace_kvm_bt_skip(w->ea, w->pa, "already decided");
+        goto out;
+    }
+    if (kvm_bt_xlat_needs_stub(w->word) && tc_usable(cs, w->ea, w->pa)) {
+        int slot = kvm_bt_tc_peek(&bt.table);
+
+        if (slot >= 0) {
+            slot_ea = kvm_bt_tc_slot_ea(&bt.table, slot);
+            stub_host = ram_word(kvm_bt_tc_slot_pa(&bt.table, slot), &stub_ra);
+        }
+    }
+    kvm_bt_xlat(w->ea, w->word, stub_host ? slot_ea : 0,
+                stub_host ? bt.table.tc.slot_words : 0, &x);
+    if (x.kind == KVM_BT_XLAT_NONE) {
+        kvm_bt_patch_refused(&bt.table, w->pa, x.reason);
+        trace_kvm_bt_refuse(w->ea, w->pa, w->word, x.reason);
+        goto out;
+    }
+    if (x.kind == KVM_BT_XLAT_STUB) {
+        /* the stub first: no vCPU can reach it before the site changes */
+        for (unsigned i = 0; i < x.stub_words; i++) {
+            qatomic_set(&stub_host[i], cpu_to_be32(x.stub[i]));
+        }
+    }
+    if (!kvm_bt_patch_translated(&bt.table, w->pa, &x)) {
+        trace_kvm_bt_skip(w->ea, w->pa, "site table refused the translation");
+        goto out;
+    }
+    /* one aligned 32-bit store, and only over the word we decided on */
+    if (qatomic_cmpxchg(host, cpu_to_be32(w->word), cpu_to_be32(x.patch)) !=
+        cpu_to_be32(w->word)) {
+        kvm_bt_patch_dropped(&bt.table, w->pa);
+        goto out;
+    }
+    done = true;
+    trace_kvm_bt_translate(w->ea, w->pa, w->word, x.patch, kvm_bt_xlat_kind_name(x.kind),
+                           x.kind == KVM_BT_XLAT_STUB ? slot_ea : 0);
+out:
+    qemu_mutex_unlock(&bt.lock);
+    if (done) {
+        if (x.kind == KVM_BT_XLAT_STUB) {
+            code_changed(stub_ra, 4 * x.stub_words);
+        }
+        code_changed(ra, 4);
+    }
+    g_free(w);
+}
+
+/*
+ * A site exited hot-threshold times on this vCPU: translate it (soon, from
+ * safe work). Each vCPU asks once per generation.
+ */
+void kvm_bt_site_hot(CPUState *cs, uint32_t ea, uint64_t pa, uint32_t word)
+{
+    TranslateWork *w = g_new(TranslateWork, 1);
+
+    *w = (TranslateWork){ .ea = ea, .pa = pa, .word = word };
+    async_safe_run_on_cpu(cs, translate_site, RUN_ON_CPU_HOST_PTR(w));
+}
+
+typedef struct UndoWhy {
+    const char *reason;
+    bool stubs_only;
+} UndoWhy;
+
+/* Restore one site's word if it still holds our patch; lock held. */
+static bool undo_site(KvmBtPatchSite *s, void *opaque)
+{
+    const UndoWhy *why = opaque;
+    uint32_t *host;
+    ram_addr_t ra;
+
+    if (s->state != KVM_BT_PATCH_TRANSLATED || (why->stubs_only && s->kind != KVM_BT_XLAT_STUB)) {
+        return true;
+    }
+    host = ram_word(s->pa, &ra);
+    if (host && qatomic_cmpxchg(host, cpu_to_be32(s->patch), cpu_to_be32(s->orig)) ==
+                cpu_to_be32(s->patch)) {
+        kvm_bt_patch_undone(&bt.table, s->pa, why->reason);
+        own_write = true;
+        tb_invalidate_phys_range(ra, ra + 4);
+        own_write = false;
+    } else {
+        kvm_bt_patch_dropped(&bt.table, s->pa);    /* the guest's word stays */
+    }
+    trace_kvm_bt_undo(s->ea, s->pa, why->reason);
+    return true;
+}
+
+/*
+ * Safe work after a guest TLB change: the page may be shadowing a guest
+ * mapping now, or the TC may have moved.
+ */
+static void tlb_changed_work(CPUState *cs, run_on_cpu_data data)
+{
+    bool maps = data.host_int & 1, tc_ok = data.host_int & 2;
+    CPUState *other;
+
+    qemu_mutex_lock(&bt.lock);
+    if (maps != bt.maps_magic[cs->cpu_index]) {
+        bt.maps_magic[cs->cpu_index] = maps;
+        trace_kvm_bt_page_blocked(cs->cpu_index, maps);
+        qatomic_set(&bt.blockers, bt.blockers + (maps ? 1 : -1));
+        if (maps && bt.blockers == 1) {
+            UndoWhy why = { "guest maps 0xFFFFF000", false };
+
+            kvm_bt_patch_foreach(&bt.table, undo_site, &why);
+        }
+        CPU_FOREACH(other) {
+            tlb_flush_page(other, KVM_BT_SHARED_EA);
+        }
+        qatomic_inc(&bt.gen);
+    }
+    if (!tc_ok && bt.tc_live) {
+        UndoWhy why = { "TC mapping changed", true };
+
+        kvm_bt_patch_foreach(&bt.table, undo_site, &why);
+        qatomic_inc(&bt.gen);
+    }
+    qemu_mutex_unlock(&bt.lock);
+}
+
+/* After a privileged instruction that may have changed this vCPU's TLB. */
+void kvm_bt_tlb_changed(CPUState *cs)
+{
+    uint64_t pa;
+    bool maps, tc_ok = true;
+
+    maps = kvm_bt_translate_kernel(cs, KVM_BT_SHARED_EA, false, &pa);
+    if (qatomic_read(&bt.tc_live)) {
+        tc_ok = kvm_bt_translate_kernel(cs, bt.table.tc.ea, true, &pa) && pa == bt.tc_pa;
+    }
+    if (maps != bt.maps_magic[cs->cpu_index] || !tc_ok) {
+        async_safe_run_on_cpu(cs, tlb_changed_work,
+                              RUN_ON_CPU_HOST_INT(maps | (tc_ok << 1)));
+    }
+}
+
+/*
+ * The stub holding @pc ends in "b site+4": that is where its fallback
+ * resumes, and site+4 - 4 is the site it is accounted to.
+ */
+uint32_t kvm_bt_stub_resume(uint64_t pc)
+{
+    uint64_t pa = bt.tc_pa + ((uint32_t)pc - bt.table.tc.ea) + 4;
+    uint32_t word;
+    PPCInsn insn;
+
+    if (!kvm_bt_read_phys(pa, &word, 4) || !ppc_insn_decode(be32_to_cpu(word), &insn) ||
+        insn.kind != PPC_INSN_B || insn.aa || insn.lk) {
+        return 0;
+    }
+    return (uint32_t)pc + 4 + insn.imm;
+}
+
+/*
+ * A guest write is about to change [start, end) of RAM that held code
+ * (any thread; TCG's page locks may be held).
+ */
 void kvm_bt_code_write(ram_addr_t start, ram_addr_t end)
 {
+    if (!kvm_bt_state.bt || own_write || start >= bt.ram_base + bt.ram_size ||
+        end <= bt.ram_base) {
+        return;
+    }
+    qemu_mutex_lock(&bt.lock);
+    if (kvm_bt_patch_any_in(&bt.table, start - bt.ram_base, end - start)) {
+        for (uint64_t pa = (start - bt.ram_base) & ~3ull; pa < end - bt.ram_base; pa += 4) {
+            KvmBtPatchSite *s = kvm_bt_patch_lookup(&bt.table, pa);
+
+            if (s && s->state == KVM_BT_PATCH_TRANSLATED) {
+                kvm_bt_patch_dropped(&bt.table, pa);
+                trace_kvm_bt_drop(s->ea, pa);
+            }
+        }
+    }
+    qemu_mutex_unlock(&bt.lock);
 }
 
 bool kvm_bt_code_watched(ram_addr_t ram_addr)
 {
-    return false;
+    bool watched;
+
+    if (!kvm_bt_state.bt || ram_addr < bt.ram_base || ram_addr >= bt.ram_base + bt.ram_size) {
+        return false;
+    }
+    if (own_write) {
+        return true;    /* we are changing it: it stays watched */
+    }
+    qemu_mutex_lock(&bt.lock);
+    watched = kvm_bt_patch_any_in(&bt.table, (ram_addr - bt.ram_base) & TARGET_PAGE_MASK,
+                                  TARGET_PAGE_SIZE);
+    qemu_mutex_unlock(&bt.lock);
+    return watched;
+}
+
+/*
+ * Where the TC goes: padding between two sections of the kernel's ELF image,
+ * inside what the kernel maps executable (core/tc-place.c); otherwise
+ * right after the image, which stays usable until the guest maps its data
+ * non-executable (then stubs are undone). Either way /memreserve/ it.
+ */
+void kvm_bt_bt_fdt(void *fdt, hwaddr kernel_base, hwaddr kernel_size)
+{
+    const char *kernel = current_machine->kernel_filename;
+    g_autofree gchar *elf = NULL;
+    gsize len;
+    uint64_t tc = 0;
+    uint32_t size = 0;
+
+    if (!kvm_bt_state.bt || !kernel_size) {
+        return;
+    }
+    if (kernel && g_file_get_contents(kernel, &elf, &len, NULL)) {
+        size = kvm_bt_tc_gap((const uint8_t *)elf, len, TC_MIN_SIZE, TC_SIZE, &tc);
+    }
+    if (!size) {
+        tc = ROUND_UP(kernel_base + kernel_size + TC_GAP, 64 * KiB);
+        size = TC_SIZE;
+    }
+    if (tc + size > current_machine->ram_size) {
+        return;
+    }
+    if (fdt_add_mem_rsv(fdt, tc, size)) {
+        warn_report("kvm-bt: cannot reserve the translation cache; translating in place only");
+        return;
+    }
+    bt.tc_pa = tc;
+    bt.tc_size = size;
+}
+
+/* The guest's memory is reloaded: every patch is gone with it. */
+static void bt_reset(void *opaque)
+{
+    qemu_mutex_lock(&bt.lock);
+    kvm_bt_patch_destroy(&bt.table);
+    kvm_bt_patch_init(&bt.table, 1);
+    qatomic_set(&bt.tc_live, false);
+    bt.blockers = 0;
+    memset(bt.maps_magic, 0, kvm_bt_state.nr_vcpus * sizeof(bool));
+    qatomic_inc(&bt.gen);
+    qemu_mutex_unlock(&bt.lock);
+}
+
+void kvm_bt_bt_init(void)
+{
+    qemu_mutex_init(&bt.lock);
+    /* hotness is counted per vCPU (no global lock on exits): 1 here */
+    kvm_bt_patch_init(&bt.table, 1);
+    bt.maps_magic = g_new0(bool, kvm_bt_state.nr_vcpus);
+    bt.gen = 1;
+    qemu_register_reset(bt_reset, NULL);
+}
+
+/* Once the board has its RAM: where guest-physical 0 lives in ram_addr space. */
+void kvm_bt_bt_board_ready(MachineState *ms)
+{
+    bt.ram_base = memory_region_get_ram_addr(ms->ram);
+    bt.ram_size = ms->ram_size;
+}
+
+/* For statistics: the translation state of the site at @pa, if any. */
+bool kvm_bt_site_translation(uint64_t pa, KvmBtPatchSite *out)
+{
+    KvmBtPatchSite *s;
+
+    if (!kvm_bt_state.bt) {
+        return false;
+    }
+    qemu_mutex_lock(&bt.lock);
+    s = kvm_bt_patch_lookup(&bt.table, pa);
+    if (s) {
+        *out = *s;
+    }
+    qemu_mutex_unlock(&bt.lock);
+    return s != NULL;
+}
+
+void kvm_bt_bt_summary(KvmBtSummary *sum)
+{
+    memset(sum, 0, sizeof(*sum));
+    if (!kvm_bt_state.bt) {
+        return;
+    }
+    qemu_mutex_lock(&bt.lock);
+    sum->translated = kvm_bt_patch_count(&bt.table, KVM_BT_PATCH_TRANSLATED);
+    sum->refused = kvm_bt_patch_count(&bt.table, KVM_BT_PATCH_REFUSED);
+    sum->dropped = kvm_bt_patch_count(&bt.table, KVM_BT_PATCH_DROPPED);
+    sum->undone = kvm_bt_patch_count(&bt.table, KVM_BT_PATCH_UNDONE);
+    kvm_bt_tc_usage(&bt.table, &sum->tc_live, &sum->tc_retired, &sum->tc_total);
+    sum->tc_ea = bt.tc_live ? bt.table.tc.ea : 0;
+    sum->tc_pa = bt.tc_pa;
+    sum->page_blocked = bt.blockers != 0;
+    qemu_mutex_unlock(&bt.lock);
 }

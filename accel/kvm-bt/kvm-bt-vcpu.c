@@ -98,6 +98,27 @@ bool kvm_bt_translate(CPUState *cs, uint64_t ea, bool ifetch, bool raw, uint64_t
     return ok;
 }
 
+/* Book E 2.06 MMU index: bit 0 supervisor, bit 1 address space 1, bit 2 guest state. */
+#define MMU_IDX_SUPERVISOR_AS0  1
+
+bool kvm_bt_translate_kernel(CPUState *cs, uint64_t ea, bool ifetch, uint64_t *pa)
+{
+    PowerPCCPU *cpu = POWERPC_CPU(cs);
+    KvmBtVcpu *v = kvm_bt_vcpu(cs);
+    hwaddr raddr;
+    int psize, prot;
+    bool ok;
+
+    v->raw_lookup = true;
+    ok = ppc_xlate(cpu, ea, ifetch ? MMU_INST_FETCH : MMU_DATA_LOAD, &raddr, &psize,
+                   &prot, MMU_IDX_SUPERVISOR_AS0, false);
+    v->raw_lookup = false;
+    if (ok) {
+        *pa = raddr;
+    }
+    return ok;
+}
+
 bool kvm_bt_read_phys(uint64_t pa, void *buf, unsigned len)
 {
     return address_space_read(&address_space_memory, pa, MEMTXATTRS_UNSPECIFIED,

@@ -24,6 +24,12 @@ void kvm_bt_set_regs(CPUState *cs, const struct kvm_regs *regs);
  */
 bool kvm_bt_translate(CPUState *cs, uint64_t ea, bool ifetch, bool raw, uint64_t *pa);
 
+/*
+ * The same in the kernel's own context (supervisor, address space 0) and
+ * the guest's TLB only, whatever the vCPU is doing right now.
+ */
+bool kvm_bt_translate_kernel(CPUState *cs, uint64_t ea, bool ifetch, uint64_t *pa);
+
 /* Guest-physical memory, as the guest's bus sees it. */
 bool kvm_bt_read_phys(uint64_t pa, void *buf, unsigned len);
 

@@ -22,6 +22,7 @@ typedef struct KvmBtSite {
     uint64_t exits;
     uint8_t cls;            /* KvmBtExitClass */
     bool warned;            /* unclassified: warned once */
+    uint32_t bt_gen;        /* binary translation last asked for in this generation */
     bool used;
 } KvmBtSite;
 
