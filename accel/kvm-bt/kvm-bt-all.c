@@ -27,6 +27,7 @@
 
 bool kvm_bt_allowed;
 KvmBtState kvm_bt_state = {
+    .bt = true,             /* translating is the accelerator's point */
     .exit_cost_ns = -1,
     .hot_threshold = KVM_BT_HOT_THRESHOLD_DEFAULT,
 };

@@ -218,6 +218,9 @@ static void handle_exit(CPUState *cs, KvmBtVcpu *v)
             site->bt_gen != kvm_bt_bt_gen() && site->pa != (uint64_t)-1 &&
             !v->stub_resume) {
             site->bt_gen = kvm_bt_bt_gen();
+            if (!site->exits_hot) {
+                site->exits_hot = site->exits;
+            }
             hot = true;
         }
     }

@@ -16,6 +16,7 @@
 #include "qapi/qmp/qdict.h"
 #include "kvm-bt-hooks.h"
 #include "kvm-bt-internal.h"
+#include "core/bt-translate.h"
 #include "core/ppc-insn.h"
 
 #define DEFAULT_TOP 20
@@ -135,6 +136,37 @@ static char *insn_text(const KvmBtSite *site)
     return g_strdup(buf);
 }
 
+/* What bt=on did with a site, as this vCPU saw it. */
+static bool site_translation(const KvmBtSite *site, KvmBtPatchSite *ps,
+                             uint64_t *before, uint64_t *after)
+{
+    if (!kvm_bt_site_translation(site->pa, ps) || ps->orig != site->word) {
+        return false;
+    }
+    *before = site->exits_hot ? site->exits_hot : site->exits;
+    *after = site->exits - *before;
+    return true;
+}
+
+static KvmBtTranslatorInfo *translator_info(void)
+{
+    KvmBtTranslatorInfo *t = g_new0(KvmBtTranslatorInfo, 1);
+    KvmBtSummary sum;
+
+    kvm_bt_bt_summary(&sum);
+    t->translated = sum.translated;
+    t->refused = sum.refused;
+    t->dropped = sum.dropped;
+    t->undone = sum.undone;
+    t->tc_used = sum.tc_live + sum.tc_retired;
+    t->tc_total = sum.tc_total;
+    t->tc_pa = sum.tc_pa;
+    t->tc_ea = sum.tc_ea;
+    t->page_blocked = sum.page_blocked;
+    t->hot_threshold = kvm_bt_state.hot_threshold;
+    return t;
+}
+
 KvmBtInfo *qmp_query_kvm_bt(bool has_top, int64_t top, Error **errp)
 {
     KvmBtInfo *info = g_new0(KvmBtInfo, 1);
@@ -175,7 +207,28 @@ KvmBtInfo *qmp_query_kvm_bt(bool has_top, int64_t top, Error **errp)
         e->insn = insn_text(site);
         e->q_class = g_strdup(kvm_bt_exit_class_name(site->cls));
         e->count = site->exits;
+        if (kvm_bt_state.bt) {
+            KvmBtPatchSite ps;
+            uint64_t before, after;
+
+            if (site_translation(site, &ps, &before, &after)) {
+                KvmBtTranslationInfo *t = g_new0(KvmBtTranslationInfo, 1);
+
+                t->kind = g_strdup(kvm_bt_xlat_kind_name(ps.kind));
+                t->state = g_strdup(kvm_bt_patch_state_name(ps.state));
+                t->reason = g_strdup(ps.reason);
+                t->exits_before = before;
+                t->exits_after = after;
+                t->patch = ps.patch;
+                t->has_stub = ps.kind == KVM_BT_XLAT_STUB;
+                t->stub = ps.stub_ea;
+                e->translation = t;
+            }
+        }
         QAPI_LIST_APPEND(stail, e);
+    }
+    if (kvm_bt_state.bt) {
+        info->translator = translator_info();
     }
     snapshot_free(&snap);
     return info;
@@ -204,14 +257,34 @@ void hmp_info_kvm_bt(Monitor *mon, const QDict *qdict)
                            snap.total[k]);
         }
     }
-    monitor_printf(mon, "top sites:\n%4s %10s %10s %-20s %12s\n",
-                   "cpu", "ea", "pa", "instruction", "exits");
+    if (kvm_bt_state.bt) {
+        KvmBtSummary sum;
+
+        kvm_bt_bt_summary(&sum);
+        monitor_printf(mon, "translator: %zu translated, %zu refused, %zu dropped, %zu undone; "
+                       "TC %u/%u slots at 0x%08" PRIx32 " (pa 0x%" PRIx64 ")%s; "
+                       "hot-threshold %" PRIu64 "\n",
+                       sum.translated, sum.refused, sum.dropped, sum.undone,
+                       sum.tc_live + sum.tc_retired, sum.tc_total, sum.tc_ea, sum.tc_pa,
+                       sum.page_blocked ? "; blocked: the guest maps 0xFFFFF000" : "",
+                       kvm_bt_state.hot_threshold);
+    }
+    monitor_printf(mon, "top sites:\n%4s %10s %10s %-20s %12s  %s\n",
+                   "cpu", "ea", "pa", "instruction", "exits", "translation");
     for (size_t i = 0; i < snap.nr_sites; i++) {
         g_autofree char *text = insn_text(&snap.sites[i]);
+        g_autofree char *xl = NULL;
+        KvmBtPatchSite ps;
+        uint64_t before, after;
 
-        monitor_printf(mon, "%4u 0x%08" PRIx32 " 0x%08" PRIx64 " %-20s %12" PRIu64 "\n",
+        if (kvm_bt_state.bt && site_translation(&snap.sites[i], &ps, &before, &after)) {
+            xl = g_strdup_printf("%s %s (%" PRIu64 " exits after)",
+                                 kvm_bt_xlat_kind_name(ps.kind),
+                                 kvm_bt_patch_state_name(ps.state), after);
+        }
+        monitor_printf(mon, "%4u 0x%08" PRIx32 " 0x%08" PRIx64 " %-20s %12" PRIu64 "  %s\n",
                        snap.site_cpu[i], snap.sites[i].ea, snap.sites[i].pa, text,
-                       snap.sites[i].exits);
+                       snap.sites[i].exits, xl ? xl : "-");
     }
     snapshot_free(&snap);
 }
@@ -263,13 +336,39 @@ void kvm_bt_stats_write_file(void)
         const KvmBtSite *site = &snap.sites[i];
         g_autofree char *text = insn_text(site);
 
+        KvmBtPatchSite ps;
+        uint64_t before, after;
+
         g_string_append_printf(out, "%s\n    {\"cpu\": %u, \"ea\": %" PRIu32 ", \"pa\": %" PRIu64
                                ", \"word\": %" PRIu32 ", \"insn\": \"%s\", \"class\": \"%s\", "
-                               "\"count\": %" PRIu64 "}",
+                               "\"count\": %" PRIu64,
                                i ? "," : "", snap.site_cpu[i], site->ea, site->pa, site->word,
                                text, kvm_bt_exit_class_name(site->cls), site->exits);
+        if (kvm_bt_state.bt && site_translation(site, &ps, &before, &after)) {
+            g_string_append_printf(out, ", \"translation\": {\"kind\": \"%s\", \"state\": \"%s\", "
+                                   "\"reason\": %s%s%s, \"exits_before\": %" PRIu64
+                                   ", \"exits_after\": %" PRIu64 ", \"patch\": %" PRIu32
+                                   ", \"stub\": %" PRIu32 "}",
+                                   kvm_bt_xlat_kind_name(ps.kind), kvm_bt_patch_state_name(ps.state),
+                                   ps.reason ? "\"" : "", ps.reason ? ps.reason : "null",
+                                   ps.reason ? "\"" : "", before, after, ps.patch, ps.stub_ea);
+        }
+        g_string_append(out, "}");
     }
-    g_string_append(out, "\n  ]\n}\n");
+    g_string_append(out, "\n  ]");
+    if (kvm_bt_state.bt) {
+        KvmBtSummary sum;
+
+        kvm_bt_bt_summary(&sum);
+        g_string_append_printf(out, ",\n  \"translator\": {\"translated\": %zu, \"refused\": %zu, "
+                               "\"dropped\": %zu, \"undone\": %zu, \"tc_used\": %u, "
+                               "\"tc_total\": %u, \"tc_pa\": %" PRIu64 ", \"tc_ea\": %" PRIu32
+                               ", \"page_blocked\": %s, \"hot_threshold\": %" PRIu64 "}",
+                               sum.translated, sum.refused, sum.dropped, sum.undone,
+                               sum.tc_live + sum.tc_retired, sum.tc_total, sum.tc_pa, sum.tc_ea,
+                               sum.page_blocked ? "true" : "false", kvm_bt_state.hot_threshold);
+    }
+    g_string_append(out, "\n}\n");
     snapshot_free(&snap);
 
     if (fwrite(out->str, 1, out->len, f) != out->len || fclose(f) != 0) {

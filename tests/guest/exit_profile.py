@@ -20,7 +20,7 @@ DEFAULTS = bench.FULL_ITERS
 
 def kvm_bt_run(iters, icount=True):
     """One kvm-bt run of the stock guest through the benchmark's runner."""
-    r = bench.one_run("kvm-bt", "stock", iters, 1200, bench.DEFAULT_COST if icount else None)
+    r = bench.one_run("kvm-bt,bt=off", "stock", iters, 1200, bench.DEFAULT_COST if icount else None)
     if not r["ok"]:
         sys.exit(f"kvm-bt run failed ({r['error']}):\n{r['tail']}")
     return r["stats"], r["wall_s"]

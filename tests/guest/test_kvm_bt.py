@@ -55,9 +55,9 @@ def test_same_output_as_tcg():
     rc, out, ref = run("tcg")
     check(rc == 0 and any(w == "DONE" for w, _ in ref), "tcg reference run completes")
     want = g.deterministic(ref)
-    for name, accel, smp in (("kvm-bt", "kvm-bt", 1),
-                             ("kvm-bt -smp 2 (round-robin)", "kvm-bt", 2),
-                             ("kvm-bt -smp 2 (MTTCG)", "kvm-bt,thread=multi", 2)):
+    for name, accel, smp in (("kvm-bt,bt=off", "kvm-bt,bt=off", 1),
+                             ("kvm-bt -smp 2 (round-robin)", "kvm-bt,bt=off", 2),
+                             ("kvm-bt -smp 2 (MTTCG)", "kvm-bt,bt=off,thread=multi", 2)):
         rc, out, rows = run(accel, smp=smp)
         check(rc == 0, f"{name}: guest powers off", f"exit code {rc}\n{out[-2000:]}")
         check(g.deterministic(rows) == want, f"{name}: workload output identical to tcg",
@@ -71,7 +71,7 @@ def class_sum(by_class):
 def test_accounting():
     base = dict(g.TEST_ITERS, null=1000)
     more = dict(g.TEST_ITERS, null=3000)
-    rows, q1, hmp, stats = run_qmp("kvm-bt", base, ICOUNT)
+    rows, q1, hmp, stats = run_qmp("kvm-bt,bt=off", base, ICOUNT)
     check(q1["enabled"] and not q1["bt"] and not q1["pv"], "query-kvm-bt: enabled, bt/pv off")
     check(q1["total"] == q1["privileged"] + q1["reflected"] == class_sum(q1["by-class"]),
           "query-kvm-bt: totals add up", str(q1))
@@ -92,8 +92,8 @@ def test_accounting():
 
     # getppid() in a loop, nothing else: what each call costs in exits
     only_null = {b: 0 for b in g.BENCHES}
-    _, qa, _, _ = run_qmp("kvm-bt", dict(only_null, null=1000), ICOUNT)
-    _, qb, _, _ = run_qmp("kvm-bt", dict(only_null, null=11000), ICOUNT)
+    _, qa, _, _ = run_qmp("kvm-bt,bt=off", dict(only_null, null=1000), ICOUNT)
+    _, qb, _, _ = run_qmp("kvm-bt,bt=off", dict(only_null, null=11000), ICOUNT)
     ca = {e["class"]: e["count"] for e in qa["by-class"]}
     cb = {e["class"]: e["count"] for e in qb["by-class"]}
     calls = 10000
@@ -116,7 +116,7 @@ def test_record_replay():
         stats = []
         for mode in ("record", "replay", "replay"):
             path = os.path.join(tmp, f"{mode}{len(stats)}.json")
-            rc, out, rows = run(f"kvm-bt,stats-file={path}",
+            rc, out, rows = run(f"kvm-bt,bt=off,stats-file={path}",
                                 extra=["-icount", f"shift=0,sleep=off,rr={mode},rrfile={rr}"])
             check(rc == 0 and any(w == "DONE" for w, _ in rows), f"rr={mode}: workload completes",
                   f"exit code {rc}\n{out[-1500:]}")
@@ -137,7 +137,7 @@ def test_icount_spread():
     """Plain -icount runs: how far apart the counts are (reported; asserted loosely)."""
     totals = []
     for _ in range(3):
-        _, q, _, _ = run_qmp("kvm-bt", g.TEST_ITERS, ICOUNT)
+        _, q, _, _ = run_qmp("kvm-bt,bt=off", g.TEST_ITERS, ICOUNT)
         totals.append(q["total"])
     spread = (max(totals) - min(totals)) / min(totals)
     print(f"  plain -icount run-to-run: {totals} ({spread:.3%})")
@@ -151,8 +151,8 @@ def per_op(rows, bench):
 
 def test_exit_cost():
     iters = dict(g.TEST_ITERS, null=2000)
-    rows0, q0, _, _ = run_qmp("kvm-bt,exit-cost-ns=0", iters, ICOUNT)
-    rows1, q1, _, _ = run_qmp("kvm-bt,exit-cost-ns=2000", iters, ICOUNT)
+    rows0, q0, _, _ = run_qmp("kvm-bt,bt=off,exit-cost-ns=0", iters, ICOUNT)
+    rows1, q1, _, _ = run_qmp("kvm-bt,bt=off,exit-cost-ns=2000", iters, ICOUNT)
     check(q0["exit-cost-ns"] == 0 and q1["exit-cost-ns"] == 2000, "exit-cost-ns reported")
     delta = per_op(rows1, "null") - per_op(rows0, "null")
     # each call takes >= 13 exits (12 privileged + the syscall): >= 26 us more
@@ -163,8 +163,8 @@ def test_exit_cost():
 
 
 BAD = [
-    (["-M", "mpc8544ds", "-accel", "kvm-bt"], "machine 'mpc8544ds' is not supported"),
-    (["-M", "ppce500", "-cpu", "e500v1", "-accel", "kvm-bt", "-kernel", g.kernel()], "CPU model"),
+    (["-M", "mpc8544ds", "-accel", "kvm-bt,bt=off"], "machine 'mpc8544ds' is not supported"),
+    (["-M", "ppce500", "-cpu", "e500v1", "-accel", "kvm-bt,bt=off", "-kernel", g.kernel()], "CPU model"),
     (["-M", "ppce500", "-cpu", "e500mc", "-accel", "kvm-bt,exit-cost-ns=100"], "needs -icount"),
     (["-M", "ppce500", "-cpu", "e500mc", "-accel", "kvm-bt,exit-cost-ns=-1"], "exit-cost-ns must be"),
     (["-M", "ppce500", "-cpu", "e500mc", "-accel", "kvm-bt,bt=maybe"], "bt"),

@@ -79,7 +79,7 @@ def test_linux():
           ref_out[-1500:])
     check("Live patching" not in ref_out, "tcg: no hypervisor, no patching")
 
-    rc, out, pv = run("kvm-bt,pv=on", "pv", extra=ICOUNT)
+    rc, out, pv = run("kvm-bt,bt=off,pv=on", "pv", extra=ICOUNT)
     check(rc == 0, "kvm-bt,pv=on: guest powers off", out[-1500:])
     check("KVM: Live patching for a fast VM worked" in out,
           "kvm-bt,pv=on: Linux reports its KVM paravirt patching worked",
@@ -88,7 +88,7 @@ def test_linux():
     check(g.deterministic(g.parse_workload(out)) == ref, "kvm-bt,pv=on: workload output equals tcg",
           out[-1500:])
 
-    rc, out, trap = run("kvm-bt", "stock", extra=ICOUNT)
+    rc, out, trap = run("kvm-bt,bt=off", "stock", extra=ICOUNT)
     check(rc == 0 and g.deterministic(g.parse_workload(out)) == ref,
           "kvm-bt (trap), stock guest: workload output equals tcg", out[-1500:])
     if pv and trap:
@@ -108,7 +108,7 @@ def test_linux():
             check(0.8 * tc[cls] <= pc.get(cls, 0) <= 1.2 * tc[cls], f"pv: {cls} exits stay",
                   f"{pc.get(cls, 0)} vs {tc[cls]}")
 
-    rc, out, _ = run("kvm-bt,pv=on", "pv", smp=2)
+    rc, out, _ = run("kvm-bt,bt=off,pv=on", "pv", smp=2)
     check(rc == 0 and "Live patching for a fast VM worked" in out and
           g.deterministic(g.parse_workload(out)) == ref,
           "kvm-bt,pv=on -smp 2: patched and workload output equals tcg", out[-1500:])

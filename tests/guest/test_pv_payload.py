@@ -61,7 +61,7 @@ def main():
     check("INFO pv=absent" in ref, "tcg: payload finds no PV interface", out[-1500:])
     with tempfile.TemporaryDirectory() as tmp:
         stats_path = os.path.join(tmp, "stats.json")
-        rc, lines, out, _ = run(f"kvm-bt,stats-file={stats_path}")
+        rc, lines, out, _ = run(f"kvm-bt,bt=off,stats-file={stats_path}")
         check_run("kvm-bt", rc, lines, out)
         check("INFO pv=absent" in lines, "kvm-bt: payload finds no PV interface (pv off)",
               out[-1500:])
@@ -79,7 +79,7 @@ def main():
     # with PV
     with tempfile.TemporaryDirectory() as tmp:
         stats_path = os.path.join(tmp, "stats.json")
-        rc, lines, out, _ = run(f"kvm-bt,pv=on,stats-file={stats_path}")
+        rc, lines, out, _ = run(f"kvm-bt,bt=off,pv=on,stats-file={stats_path}")
         check_run("kvm-bt,pv=on", rc, lines, out)
         check("INFO pv=present" in lines, "kvm-bt,pv=on: payload finds the PV interface",
               out[-1500:])

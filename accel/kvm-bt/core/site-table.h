@@ -23,6 +23,7 @@ typedef struct KvmBtSite {
     uint8_t cls;            /* KvmBtExitClass */
     bool warned;            /* unclassified: warned once */
     uint32_t bt_gen;        /* binary translation last asked for in this generation */
+    uint64_t exits_hot;     /* exits when it first became hot (0: never) */
     bool used;
 } KvmBtSite;
 
