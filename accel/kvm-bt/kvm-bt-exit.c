@@ -200,7 +200,7 @@ static void handle_exit(CPUState *cs, KvmBtVcpu *v)
             ea = v->stub_resume - 4;
         }
     }
-    v->tlb_op = kvm_bt_state.bt && changes_tlb(v->exit_word);
+    v->tlb_op = kvm_bt_state.bt && changes_tlb(v->exit_word) ? v->exit_word : 0;
     qemu_mutex_lock(&v->lock);
     site = kvm_bt_sites_find(&v->sites, ea, v->exit_word);
     if (!site) {
@@ -250,8 +250,8 @@ static void after_step(CPUState *cs, KvmBtVcpu *v)
     }
     v->stub_resume = 0;
     if (v->tlb_op) {
-        v->tlb_op = false;
-        kvm_bt_tlb_changed(cs);
+        kvm_bt_tlb_changed(cs, v->tlb_op);
+        v->tlb_op = 0;
     }
 }
 

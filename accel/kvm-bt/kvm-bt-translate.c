@@ -306,12 +306,30 @@ static void tlb_changed_work(CPUState *cs, run_on_cpu_data data)
     qemu_mutex_unlock(&bt.lock);
 }
 
-/* After a privileged instruction that may have changed this vCPU's TLB. */
-void kvm_bt_tlb_changed(CPUState *cs)
+/*
+ * After a privileged instruction that may have changed this vCPU's TLB.
+ * A tlbwe to TLB0 writes one 4 KiB entry at MAS2's EPN: only one covering
+ * 0xFFFFF000 or the TC matters (or any, while this vCPU maps 0xFFFFF000:
+ * the write may have evicted that entry). Anything else rechecks.
+ */
+void kvm_bt_tlb_changed(CPUState *cs, uint32_t word)
 {
+    struct kvm_sregs sregs;
+    PPCInsn insn;
     uint64_t pa;
     bool maps, tc_ok = true;
 
+    ppc_insn_decode(word, &insn);
+    if (insn.kind == PPC_INSN_TLBWE && !bt.maps_magic[cs->cpu_index]) {
+        uint32_t epn;
+
+        kvm_bt_get_sregs(cs, &sregs);
+        epn = (uint32_t)sregs.u.e.mas2 & ~(TARGET_PAGE_SIZE - 1);
+        if (((sregs.u.e.mas0 >> 28) & 3) == 0 && epn != KVM_BT_SHARED_EA &&
+            !(qatomic_read(&bt.tc_live) && epn - bt.table.tc.ea < bt.tc_size)) {
+            return;
+        }
+    }
     maps = kvm_bt_translate_kernel(cs, KVM_BT_SHARED_EA, false, &pa);
     if (qatomic_read(&bt.tc_live)) {
         tc_ok = kvm_bt_translate_kernel(cs, bt.table.tc.ea, true, &pa) && pa == bt.tc_pa;

@@ -8,6 +8,7 @@
 #include "internal.h"
 #include "exec/cpu-common.h"
 #include "sysemu/dma.h"
+#include "hw/ppc/ppc.h"
 #include "kvm-bt-internal.h"
 #include "kvm-bt-vcpu.h"
 #include "core/shared-page.h"
@@ -78,6 +79,46 @@ void kvm_bt_set_regs(CPUState *cs, const struct kvm_regs *regs)
     for (int i = 0; i < 32; i++) {
         env->gpr[i] = regs->gpr[i];
     }
+}
+
+/*
+ * KVM's Book E special registers (KVM_SREGS_E_BASE, _ARCH206_MMU and the
+ * Freescale implementation block); what a KVM e500 host reports.
+ */
+void kvm_bt_get_sregs(CPUState *cs, struct kvm_sregs *sregs)
+{
+    CPUPPCState *env = &POWERPC_CPU(cs)->env;
+
+    memset(sregs, 0, sizeof(*sregs));
+    sregs->pvr = env->spr[SPR_PVR];
+    sregs->u.e.features = KVM_SREGS_E_BASE | KVM_SREGS_E_ARCH206 |
+                          KVM_SREGS_E_ARCH206_MMU | KVM_SREGS_E_IVOR;
+    sregs->u.e.impl_id = KVM_SREGS_E_IMPL_FSL;
+    sregs->u.e.impl.fsl.svr = env->spr[SPR_E500_SVR];
+    sregs->u.e.impl.fsl.hid0 = env->spr[SPR_HID0];
+    sregs->u.e.pir = env->spr[SPR_BOOKE_PIR];
+    sregs->u.e.csrr0 = env->spr[SPR_BOOKE_CSRR0];
+    sregs->u.e.csrr1 = env->spr[SPR_BOOKE_CSRR1];
+    sregs->u.e.mcsrr0 = env->spr[SPR_BOOKE_MCSRR0];
+    sregs->u.e.mcsrr1 = env->spr[SPR_BOOKE_MCSRR1];
+    sregs->u.e.esr = env->spr[SPR_BOOKE_ESR];
+    sregs->u.e.dear = env->spr[SPR_BOOKE_DEAR];
+    sregs->u.e.ivpr = env->spr[SPR_BOOKE_IVPR];
+    sregs->u.e.mcsr = env->spr[SPR_BOOKE_MCSR];
+    sregs->u.e.tsr = env->spr[SPR_BOOKE_TSR];
+    sregs->u.e.tcr = env->spr[SPR_BOOKE_TCR];
+    sregs->u.e.mas0 = env->spr[SPR_BOOKE_MAS0];
+    sregs->u.e.mas1 = env->spr[SPR_BOOKE_MAS1];
+    sregs->u.e.mas2 = env->spr[SPR_BOOKE_MAS2];
+    sregs->u.e.mas7_3 = (uint64_t)env->spr[SPR_BOOKE_MAS7] << 32 | env->spr[SPR_BOOKE_MAS3];
+    sregs->u.e.mas4 = env->spr[SPR_BOOKE_MAS4];
+    sregs->u.e.mas6 = env->spr[SPR_BOOKE_MAS6];
+    for (int i = 0; i < 16; i++) {
+        sregs->u.e.ivor_low[i] = env->spr[SPR_BOOKE_IVOR0 + i];
+    }
+    sregs->u.e.mmucfg = env->spr[SPR_MMUCFG];
+    sregs->u.e.tlbcfg[0] = env->spr[SPR_BOOKE_TLB0CFG];
+    sregs->u.e.tlbcfg[1] = env->spr[SPR_BOOKE_TLB1CFG];
 }
 
 bool kvm_bt_translate(CPUState *cs, uint64_t ea, bool ifetch, bool raw, uint64_t *pa)
@@ -170,6 +211,43 @@ static void priv_init(void)
     }
 }
 
+/* Book E timer status and control (Power ISA 2.06, Book III-E) */
+#define TSR_WIS     (1u << 30)
+#define TSR_DIS     (1u << 27)
+#define TSR_FIS     (1u << 26)
+#define TCR_WIE     (1u << 27)
+#define TCR_DIE     (1u << 26)
+#define TCR_FIE     (1u << 23)
+
+/*
+ * A Book E timer interrupt is pending exactly while its TSR status and TCR
+ * enable bits are both set. QEMU's timer callback (main loop, without
+ * icount) sets the TSR bit a moment before it raises the interrupt, and the
+ * guest may see the bit in between: the monitor raises the level itself,
+ * as the callback is about to, so that "pending" means the same to the
+ * guest, to int_pending and to interrupt delivery.
+ */
+static void raise_pending_timer_irqs(PowerPCCPU *cpu)
+{
+    CPUPPCState *env = &cpu->env;
+    uint32_t tsr = env->spr[SPR_BOOKE_TSR], tcr = env->spr[SPR_BOOKE_TCR];
+    static const struct { uint32_t tsr, tcr; int irq; } timers[] = {
+        { TSR_DIS, TCR_DIE, PPC_INTERRUPT_DECR },
+        { TSR_FIS, TCR_FIE, PPC_INTERRUPT_FIT },
+        { TSR_WIS, TCR_WIE, PPC_INTERRUPT_WDT },
+    };
+
+    if (env->excp_model != POWERPC_EXCP_BOOKE) {
+        return;
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(timers); i++) {
+        if ((tsr & timers[i].tsr) && (tcr & timers[i].tcr) &&
+            !(qatomic_read(&env->pending_interrupts) & timers[i].irq)) {
+            ppc_set_irq(cpu, timers[i].irq, 1);
+        }
+    }
+}
+
 void kvm_bt_shared_pull(CPUState *cs, uint8_t *page, unsigned flags)
 {
     CPUPPCState *env = &POWERPC_CPU(cs)->env;
@@ -200,6 +278,7 @@ void kvm_bt_shared_push(CPUState *cs, uint8_t *page)
     }
     stl_be_p(page + KVM_BT_SH_MSR, env->msr);
     stl_be_p(page + KVM_BT_SH_PIR, env->spr[SPR_BOOKE_PIR]);
+    raise_pending_timer_irqs(POWERPC_CPU(cs));
     priv_init();
     for (size_t i = 0; i < nr_priv; i++) {
         stl_be_p(page + priv[i].offset, env->spr[priv[i].spr]);

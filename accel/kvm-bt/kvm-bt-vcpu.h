@@ -17,6 +17,9 @@ void kvm_bt_get_regs(CPUState *cs, struct kvm_regs *regs);
 /* GPRs, PC, CR, CTR, LR, XER, SRR0/1, SPRG0-7 (MSR and PID change only by emulation). */
 void kvm_bt_set_regs(CPUState *cs, const struct kvm_regs *regs);
 
+/* Book E special registers, MAS0-7 included (read only: the monitor never sets them). */
+void kvm_bt_get_sregs(CPUState *cs, struct kvm_sregs *sregs);
+
 /*
  * Guest TLB lookup for an effective address in the vCPU's current
  * translation context (PID, MSR[IS/DS]); false if no entry maps it.
