@@ -42,6 +42,8 @@ typedef struct KvmBtVcpu {
      * the vCPU's registers (the monitor is handling an exit or interrupt).
      */
     bool cpu_owns_state;
+    /* the page does not hold the vCPU's registers yet (reset, unblocked) */
+    bool page_stale;
 
     /* vCPU thread only */
     bool raw_lookup;            /* translating through the guest's own TLB only */
@@ -81,6 +83,8 @@ void kvm_bt_shared_init(MachineState *ms);
 void kvm_bt_sync_from_page(CPUState *cs, unsigned flags);
 void kvm_bt_sync_to_page(CPUState *cs);
 bool kvm_bt_try_hypercall(CPUState *cs, int excp);
+/* Every vCPU's page must be refreshed from its CPU before it is used again. */
+void kvm_bt_page_invalidate(void);
 
 /* kvm-bt-translate.c: bt=on */
 typedef struct KvmBtSummary {

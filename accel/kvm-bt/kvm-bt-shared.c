@@ -69,6 +69,7 @@ static void shared_reset(void *opaque)
     for (unsigned i = 0; i < s->nr_vcpus; i++) {
         s->vcpus[i].pv_mapped = false;
         s->vcpus[i].cpu_owns_state = false;
+        s->vcpus[i].page_stale = true;
     }
 }
 
@@ -83,6 +84,7 @@ void kvm_bt_shared_init(MachineState *ms)
         s->vcpus[i].page = (uint8_t *)memory_region_get_ram_ptr(&shared_mr) +
                            i * KVM_BT_SHARED_SIZE;
         s->vcpus[i].page_pa = KVM_BT_SHARED_PA + i * KVM_BT_SHARED_SIZE;
+        s->vcpus[i].page_stale = true;
     }
     qemu_register_reset(shared_reset, NULL);
 }
@@ -96,7 +98,7 @@ bool kvm_bt_xlate_shared_page(PowerPCCPU *cpu, vaddr ea, MMUAccessType access_ty
     if (v->raw_lookup || !page_visible(v)) {
         return false;
     }
-    if (guest_visible && !v->cpu_owns_state) {
+    if (guest_visible && !v->cpu_owns_state && !v->page_stale) {
         /* a TLB miss about to be raised loads MAS0-3 from MAS4 */
         kvm_bt_shared_pull_mas4(CPU(cpu), v->page);
     }
@@ -112,13 +114,33 @@ bool kvm_bt_xlate_shared_page(PowerPCCPU *cpu, vaddr ea, MMUAccessType access_ty
 }
 
 /* Before the monitor looks at the vCPU (any exit, any interrupt). */
+/* A page that just became visible gets the vCPU's registers first. */
+static void freshen(CPUState *cs, KvmBtVcpu *v)
+{
+    if (v->page_stale) {
+        kvm_bt_shared_push(cs, v->page);
+        v->page_stale = false;
+    }
+}
+
 void kvm_bt_sync_from_page(CPUState *cs, unsigned flags)
 {
     KvmBtVcpu *v = kvm_bt_vcpu(cs);
 
     if (page_visible(v) && !v->cpu_owns_state) {
+        freshen(cs, v);
         kvm_bt_shared_pull(cs, v->page, flags);
         v->cpu_owns_state = true;
+    }
+}
+
+void kvm_bt_page_invalidate(void)
+{
+    for (unsigned i = 0; i < kvm_bt_state.nr_vcpus; i++) {
+        /* a page the guest mapped by hypercall stayed live all along */
+        if (!kvm_bt_state.vcpus[i].pv_mapped) {
+            kvm_bt_state.vcpus[i].page_stale = true;
+        }
     }
 }
 
@@ -156,6 +178,7 @@ bool kvm_bt_interrupt_withheld(CPUState *cs)
     }
     if (!v->cpu_owns_state) {
         /* CPU == page afterwards, so the guest may go on without a push */
+        freshen(cs, v);
         kvm_bt_shared_pull(cs, v->page, KVM_BT_SYNC_ALL);
     }
     hold = kvm_bt_shared_critical(cs, v->page) || kvm_bt_pc_in_tc(env->nip);
@@ -214,6 +237,7 @@ static uint32_t hypercall(CPUState *cs, KvmBtVcpu *v, const struct kvm_regs *reg
         }
         if (!v->pv_mapped) {
             v->pv_mapped = true;
+            v->page_stale = false;
             kvm_bt_shared_push(cs, v->page);
             tlb_flush_page(cs, KVM_BT_SHARED_EA);
         }

@@ -292,6 +292,10 @@ static void tlb_changed_work(CPUState *cs, run_on_cpu_data data)
 
             kvm_bt_patch_foreach(&bt.table, undo_site, &why);
         }
+        if (!bt.blockers) {
+            /* nobody pushed to the pages while they were hidden */
+            kvm_bt_page_invalidate();
+        }
         CPU_FOREACH(other) {
             tlb_flush_page(other, KVM_BT_SHARED_EA);
         }
