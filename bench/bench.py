@@ -63,7 +63,7 @@ def one_run(accel, flavour, iters, timeout, icount_cost=None):
         if accel.startswith("kvm-bt"):
             acc += f",stats-file={stats_path}"
         if icount_cost is not None:
-            extra = ["-icount", ICOUNT]
+            extra = ["-icount", ICOUNT, "-seed", "1"]   # see guestlib.ICOUNT
             if accel.startswith("kvm-bt"):
                 acc += f",exit-cost-ns={icount_cost}"
         rc, out, secs = g.run_guest(g.qemu_args(acc, flavour, iters, extra=extra), timeout)

@@ -12,6 +12,11 @@ QEMU = os.path.join(CACHE, "qemu", "build", "qemu-system-ppc")
 GUESTS = os.path.join(CACHE, "guests")
 
 BENCHES = ["null", "fork", "exec", "pagefault", "pipe", "ctxsw"]
+# Deterministic runs: instruction counting, and a fixed guest random seed.
+# Without -seed QEMU puts fresh host random bytes into the device tree's
+# /chosen/rng-seed at every boot, Linux seeds its RNG from them, and exit
+# counts differ by 0.5-6% from run to run (docs/kvm-bt.rst, Determinism).
+ICOUNT = ["-icount", "shift=0,sleep=off", "-seed", "1"]
 # Small repetition counts for tests; the benchmark uses the workload's defaults.
 TEST_ITERS = {"null": 2000, "fork": 20, "exec": 20, "pagefault": 512, "pipe": 500, "ctxsw": 200}
 

@@ -44,7 +44,7 @@ def main():
         plugin = build_plugin(tmp)
         stats_path, tsv, report = (os.path.join(tmp, n) for n in ("stats.json", "sites.tsv", "report.txt"))
         args = g.qemu_args(f"kvm-bt,bt=off,stats-file={stats_path},exit-cost-ns=0", iters=g.TEST_ITERS,
-                           extra=["-icount", "shift=0,sleep=off",
+                           extra=[*g.ICOUNT,
                                   "-plugin", f"{plugin},out={report},sites={tsv},exact=on"])
         rc, out, _ = g.run_guest(args, 600)
         check(rc == 0, "guest runs to power-off with the plugin loaded", out[-1500:])

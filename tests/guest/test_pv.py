@@ -15,7 +15,7 @@ results = g.Results()
 check = results.check
 
 HCALL = ["0x3c004b56", "0x60004d21", "0x44000002", "0x60000000"]  # lis/ori r0,"KVM!"; sc; nop
-ICOUNT = ["-icount", "shift=0,sleep=off"]
+ICOUNT = g.ICOUNT
 
 
 def dump_dts(accel):
