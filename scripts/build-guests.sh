@@ -3,7 +3,7 @@
 #   workload         static PowerPC workload program (the initramfs' /init)
 #   vmlinux-stock    Linux 6.1, corenet32_smp_defconfig + guests/linux/kvm-bt.config
 #   vmlinux-pv       the same plus guests/linux/pv.config (CONFIG_KVM_GUEST=y)
-#   conformance.elf, pv.elf   bare-metal test payloads (tests/conformance)
+#   conformance.elf, pv.elf, smc.elf   bare-metal test payloads (tests/conformance)
 # Each output is keyed by a hash of everything it is made from; a key that
 # matches skips the build, anything else rebuilds incrementally.
 set -euo pipefail
@@ -49,6 +49,7 @@ EOL
 # small, rebuilt when any of their sources changes.
 #   conformance.elf  payload.c: privileged instructions and interrupts
 #   pv.elf           pv.c: the paravirtual interface (hypercalls, magic page)
+#   smc.elf          smc.c: self-modifying code over translated sites (bt=on)
 build_payload() {
     local name=$1 csrc=$2
     local dir=$KVM_BT_TOP/tests/conformance out=$GUESTS/$1.elf key
@@ -73,6 +74,7 @@ build_payload() {
 build_payloads() {
     build_payload conformance payload.c
     build_payload pv pv.c
+    build_payload smc smc.c
 }
 
 unpack_linux() {

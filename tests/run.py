@@ -26,6 +26,7 @@ SUITES = [
     ("conformance", [PY, "tests/guest/test_conformance.py"]),
     ("pv-payload", [PY, "tests/guest/test_pv_payload.py"]),
     ("pv", [PY, "tests/guest/test_pv.py"]),
+    ("bt", [PY, "tests/guest/test_bt.py"]),
     ("privcount", [PY, "tests/guest/test_privcount.py"]),
     ("kvm-bt-stat", [PY, "tests/guest/test_kvm_bt_stat.py"]),
     ("bench-quick", [PY, "tests/guest/test_bench_quick.py"]),

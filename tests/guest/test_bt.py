@@ -1,0 +1,604 @@
+#!/usr/bin/env python3
+"""bt=on, kvm-bt's adaptive binary translator:
+
+- the bare-metal conformance payload under bt=on,hot-threshold=1: output
+  identical to tcg, many translations of both kinds (in place and stub);
+- the self-modifying-code payload (tests/conformance/smc.c): identical output
+  and every check passing under tcg, bt=off and bt=on; under bt=on the sites
+  the guest overwrote are "dropped" (and traced as such);
+- the stock Linux guest under kvm-bt (bt=on by default): workload output as
+  tcg's under -icount, and with -smp 2 / -smp 4 under MTTCG;
+- through QMP after power-off: hot mfmsr and wrteei sites translated, every
+  translated site's patch well formed (lwz/stw on the shared page, or a
+  branch to its stub, which branches back to site+4) and present in guest
+  memory (HMP xp);
+- exit counts under -icount: bt=on far below trap-and-emulate and below the
+  paravirtual guest;
+- the hot-threshold option: bad values refused at startup, a huge threshold
+  translates nothing; bt=off reports no translator.
+
+Independent QEMUs run in parallel; checks are printed in a fixed order.
+"""
+import bisect
+import concurrent.futures
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+import guestlib as g
+from qmp import QMP
+
+TIMEOUT = 150       # a Linux run takes 2-15 s with the suite's other runs alongside
+MTTCG_TIMEOUT = 60  # MTTCG runs, alone on the host: 1.5-4 s
+ICOUNT = ["-icount", "shift=0,sleep=off"]
+CONFORMANCE = os.path.join(g.GUESTS, "conformance.elf")
+SMC = os.path.join(g.GUESTS, "smc.elf")
+DEFAULT_HOT_THRESHOLD = 16
+# smc.c's code page: slot index -> (what the site was, the kind of its first translation)
+SMC_SLOTS = {0: ("mfspr SPRG0", "inplace"), 2: ("mfmsr", "inplace"), 3: ("wrteei", "stub"),
+             4: ("wrtee", "stub"), 5: ("mfspr SPRG5 (toggled)", "inplace"),
+             6: ("mfspr SPRG2 (written through an alias)", "inplace")}
+# Measured with TEST_ITERS under -icount: trap 493k, PV guest 99k, bt=on 76.9k.
+BT_VS_PV = 0.8
+BT_VS_TRAP = 0.25
+
+results = g.Results()
+check = results.check
+
+
+def tmpfile(tmp, name):
+    return os.path.join(tmp, name)
+
+
+def load_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+# ---- bare-metal payloads ---------------------------------------------------
+
+def run_payload(elf, accel, extra=()):
+    """(exit code, PASS/FAIL/INFO/start/done lines, stdout, stderr)."""
+    args = [g.QEMU, "-M", "ppce500", "-cpu", "e500mc", "-m", "256", "-nographic", "-nic", "none",
+            "-no-reboot", "-accel", accel, "-kernel", elf, *extra]
+    try:
+        p = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                           timeout=120)
+    except subprocess.TimeoutExpired as e:
+        out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
+        return None, [], out + "\n[timed out after 120s]", ""
+    lines = [l.strip() for l in p.stdout.splitlines()
+             if l.startswith(("PASS ", "FAIL ", "INFO ")) or re.match(r"^[A-Z]+ (start|done)", l)]
+    return p.returncode, lines, p.stdout, p.stderr
+
+
+def run_payload_stats(tmp, tag, elf, accel, extra=()):
+    path = tmpfile(tmp, tag + ".json")
+    rc, lines, out, err = run_payload(elf, f"{accel},stats-file={path}", extra)
+    return rc, lines, out, err, load_json(path)
+
+
+def done_ok(lines, prefix):
+    m = re.match(rf"^{prefix} done passed=(\d+) failed=(\d+)$", lines[-1]) if lines else None
+    return bool(m) and int(m.group(1)) > 0 and m.group(2) == "0"
+
+
+def diff_lines(ref, got):
+    bad = [f"  tcg: {a}\n  got: {b}" for a, b in zip(ref, got) if a != b]
+    return "\n".join(bad[:5]) or f"{len(got)} vs {len(ref)} lines"
+
+
+def translated_sites(stats):
+    return [s for s in stats.get("sites", [])
+            if s.get("translation", {}).get("state") == "translated"]
+
+
+# ---- Linux ------------------------------------------------------------------
+
+DONE_CUT_RE = re.compile(r"KVMBT-DONE benches=(\d+) total_ns=\d*reboot: Power down")
+
+
+def workload(out):
+    """Workload lines of @out. The guest's last line can lose its end to the
+    power-off message racing it on the console (seen with -smp 4, also with
+    bt=off): a DONE line cut that way still counts, with a note."""
+    rows = g.parse_workload(out)
+    m = DONE_CUT_RE.search(out)
+    if m and not any(w == "DONE" for w, _ in rows):
+        print("  NOTE workload DONE line cut short by the power-off message; counted")
+        rows.append(("DONE", {"benches": m.group(1)}))
+    return rows
+
+
+def trouble(out):
+    """Guest lines that explain a failed run."""
+    bad = [l for l in out.splitlines()
+           if re.search(r"is stuck|BUG|Oops|panic|rcu.*stall|watchdog", l)]
+    return "\n".join(bad[:8] + ["..."] + out.splitlines()[-6:])
+
+
+def run_linux(tmp, tag, accel, flavour="stock", smp=1, extra=(), timeout=TIMEOUT):
+    """(exit code, output, workload rows, stats or None)."""
+    stats = None
+    if accel.startswith("kvm-bt"):
+        stats = tmpfile(tmp, tag + ".json")
+        accel += ",stats-file=" + stats
+    rc, out, _ = g.run_guest(g.qemu_args(accel, flavour, g.TEST_ITERS, smp, extra), timeout)
+    return rc, out, workload(out), load_json(stats) if stats else None
+
+
+def hmp(q, command):
+    return q.cmd("human-monitor-command", **{"command-line": command})
+
+
+def xp_words(q, pa, n):
+    """n guest-physical words from @pa, through HMP xp."""
+    words = []
+    for line in hmp(q, f"xp /{n}xw 0x{pa:x}").splitlines():
+        if ":" in line:
+            words += [int(w, 16) for w in line.split(":", 1)[1].split()]
+    return words
+
+
+def run_linux_qmp(tmp, tag, accel, iters=g.TEST_ITERS, extra=(), inspect=None):
+    """Run the stock guest to power-off with -no-shutdown, then query-kvm-bt
+    top=200, info kvm-bt and whatever inspect(q, query) reads; quit.
+    Returns (rc, output, rows, query, hmp text, inspect's result, stats)."""
+    sock = tmpfile(tmp, tag + ".sock")
+    stats = tmpfile(tmp, tag + ".json")
+    log = tmpfile(tmp, tag + ".out")
+    args = g.qemu_args(f"{accel},stats-file={stats}", iters=iters,
+                       extra=["-no-shutdown", "-qmp", f"unix:{sock},server=on,wait=off", *extra])
+    query = info = seen = None
+    with open(log, "wb") as f:
+        p = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT)
+        try:
+            q = QMP(sock)
+            q.wait_event("SHUTDOWN", TIMEOUT)
+            query = q.cmd("query-kvm-bt", top=200)
+            info = hmp(q, "info kvm-bt")
+            if inspect:
+                seen = inspect(q, query)
+            q.cmd("quit")
+            rc = p.wait(timeout=30)
+        except Exception as e:     # reported through the checks below
+            print(f"  {tag}: QMP session failed: {e!r}")
+            rc = None
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    with open(log, errors="replace") as f:
+        out = f.read()
+    return rc, out, workload(out), query, info, seen, load_json(stats)
+
+
+# ---- decoding patches --------------------------------------------------------
+
+def sext(v, bits):
+    return v - (1 << bits) if v & (1 << (bits - 1)) else v
+
+
+def decode_dform(word):
+    """(opcode, RT/RS, RA, D)"""
+    return word >> 26, (word >> 21) & 31, (word >> 16) & 31, sext(word & 0xffff, 16)
+
+
+def branch_target(ea, word):
+    """Target of an unconditional relative "b" (no AA, no LK) at @ea, else None."""
+    if word >> 26 != 18 or word & 3:
+        return None
+    return (ea + sext(word & 0x03fffffc, 26)) & 0xffffffff
+
+
+def inplace_patch_ok(site):
+    """A translated in-place site: lwz (reads) / stw (writes) on the shared page
+    with RA=0, D in [-4096, -1], same GPR as the original instruction."""
+    op, rt, ra, d = decode_dform(site["translation"]["patch"])
+    want_op = 36 if site["class"] == "mtspr" else 32
+    return op == want_op and ra == 0 and -4096 <= d <= -1 and rt == (site["word"] >> 21) & 31
+
+
+def kernel_symbols(flavour="stock"):
+    """Text symbols of the kernel, sorted, and its permanent text range [_stext, _etext)."""
+    path = g.kernel(flavour) + ".map"
+    syms, marks = [], {}
+    try:
+        with open(path) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) != 3:
+                    continue
+                if parts[2] in ("_stext", "_etext"):
+                    marks[parts[2]] = int(parts[0], 16)
+                if parts[1] in "tTwW":
+                    syms.append((int(parts[0], 16), parts[2]))
+    except OSError:
+        return None, range(0)
+    syms.sort()
+    return syms, range(marks.get("_stext", 0), marks.get("_etext", 0))
+
+
+def symbolize(syms, ea):
+    if not syms:
+        return "?"
+    i = bisect.bisect_right(syms, (ea, "\xff")) - 1
+    return f"{syms[i][1]}+0x{ea - syms[i][0]:x}" if i >= 0 else "?"
+
+
+TC_RE = re.compile(r"TC (\d+)/(\d+) slots at 0x([0-9a-f]+) \(pa 0x([0-9a-f]+)\)")
+TC_SLOT_WORDS = 32      # KVM_BT_STUB_MAX_WORDS: 2048 slots in 256 KiB
+
+
+def inspect_memory(q, query):
+    """Guest memory after power-off: the word at every top-200 site and the
+    used part of the translation cache (located through info kvm-bt)."""
+    words = {}
+    for s in query.get("sites", []):
+        if s["pa"] not in words:
+            got = xp_words(q, s["pa"], 1)
+            words[s["pa"]] = got[0] if got else None
+    tc = None
+    m = TC_RE.search(hmp(q, "info kvm-bt"))
+    if m:
+        used, tc_ea, tc_pa = int(m.group(1)), int(m.group(3), 16), int(m.group(4), 16)
+        tcw = []
+        for off in range(0, used * TC_SLOT_WORDS, 256):
+            tcw += xp_words(q, tc_pa + 4 * off, min(256, used * TC_SLOT_WORDS - off))
+        tc = (tc_ea, tc_pa, tcw)
+    return {"site": words, "tc": tc}
+
+
+# ---- the jobs ------------------------------------------------------------------
+
+def jobs(tmp):
+    """name -> (function, args): every QEMU run of the suite, all independent."""
+    return {
+        # payloads
+        "conf-tcg": (run_payload, (CONFORMANCE, "tcg")),
+        "conf-bt1": (run_payload_stats, (tmp, "conf-bt1", CONFORMANCE,
+                                         "kvm-bt,bt=on,hot-threshold=1")),
+        "conf-huge": (run_payload_stats, (tmp, "conf-huge", CONFORMANCE,
+                                          "kvm-bt,hot-threshold=1000000")),
+        "smc-tcg": (run_payload, (SMC, "tcg")),
+        "smc-off": (run_payload, (SMC, "kvm-bt,bt=off")),
+        "smc-bt1": (run_payload_stats, (tmp, "smc-bt1", SMC, "kvm-bt,bt=on,hot-threshold=1",
+                                        ["-trace", "kvm_bt_translate", "-trace", "kvm_bt_drop"])),
+        "smc-bt": (run_payload_stats, (tmp, "smc-bt", SMC, "kvm-bt")),
+        # Linux: the tcg reference, bt=on with QMP (-icount), MTTCG, and the exit-count baselines
+        "linux-tcg": (run_linux, (tmp, "linux-tcg", "tcg")),
+        "linux-bt": (run_linux_qmp, (tmp, "linux-bt", "kvm-bt", g.TEST_ITERS, ICOUNT,
+                                     inspect_memory)),
+        "linux-off-qmp": (run_linux_qmp, (tmp, "linux-off-qmp", "kvm-bt,bt=off",
+                                          {b: 0 for b in g.BENCHES})),
+        "linux-trap": (run_linux, (tmp, "linux-trap", "kvm-bt,bt=off", "stock", 1, ICOUNT)),
+        "linux-pv": (run_linux, (tmp, "linux-pv", "kvm-bt,bt=off,pv=on", "pv", 1, ICOUNT)),
+    }
+
+
+def mttcg_jobs(tmp):
+    """MTTCG runs: one at a time, each with the host to itself (an oversubscribed
+    host slows the guest's cross-CPU wakeups enough to lose console output)."""
+    return {
+        "linux-smp2": (run_linux, (tmp, "linux-smp2", "kvm-bt,thread=multi", "stock", 2, (),
+                                   MTTCG_TIMEOUT)),
+        # twice: bt=on -smp 4 under MTTCG has hung intermittently ("Processor N is
+        # stuck" at bring-up, or cross-CPU wakeups stalling)
+        "linux-smp4": (run_linux, (tmp, "linux-smp4", "kvm-bt,thread=multi", "stock", 4, (),
+                                   MTTCG_TIMEOUT)),
+        "linux-smp4b": (run_linux, (tmp, "linux-smp4b", "kvm-bt,thread=multi", "stock", 4, (),
+                                    MTTCG_TIMEOUT)),
+    }
+
+
+def run_all(tmp):
+    workers = max(2, min(4, os.cpu_count() or 2))
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        futures = {name: pool.submit(fn, *args) for name, (fn, args) in jobs(tmp).items()}
+        done = {name: f.result() for name, f in futures.items()}
+    for name, (fn, args) in mttcg_jobs(tmp).items():
+        done[name] = fn(*args)
+    return done
+
+
+# ---- checks --------------------------------------------------------------------------
+
+def check_conformance(r):
+    rc, ref, out, _ = r["conf-tcg"]
+    check(rc == 0 and done_ok(ref, "CONFORMANCE"), "conformance, tcg: runs to power-off, all pass",
+          out[-1500:])
+    rc, lines, out, err, stats = r["conf-bt1"]
+    tag = "conformance, bt=on,hot-threshold=1"
+    check(rc == 0 and done_ok(lines, "CONFORMANCE"), f"{tag}: runs to power-off, all pass",
+          (out + err)[-1500:])
+    check(lines == ref, f"{tag}: output identical to tcg", diff_lines(ref, lines))
+    stats = stats or {}
+    tr = stats.get("translator", {})
+    kinds = {s["translation"]["kind"] for s in translated_sites(stats)}
+    print(f"  {tag}: translator {tr}")
+    check(stats.get("accel", {}).get("bt") is True and tr.get("hot_threshold") == 1,
+          f"{tag}: stats report bt on, hot_threshold 1", str(stats.get("accel")) + str(tr))
+    check(tr.get("translated", 0) >= 20, f"{tag}: many translations (translator.translated)",
+          str(tr))
+    check(kinds >= {"inplace", "stub"}, f"{tag}: both inplace and stub translations", str(kinds))
+    check(tr.get("translated") == len(translated_sites(stats)),
+          f"{tag}: translator.translated == translated sites in the stats",
+          f"{tr.get('translated')} vs {len(translated_sites(stats))}")
+    bad = [s for s in translated_sites(stats)
+           if s["translation"]["kind"] == "inplace" and not inplace_patch_ok(s)]
+    check(not bad, f"{tag}: every in-place patch is lwz/stw rX,D(0) into the shared page",
+          str(bad[:3]))
+
+    rc, lines, out, err, stats = r["conf-huge"]
+    tag = "conformance, hot-threshold=1000000"
+    check(rc == 0 and lines == ref, f"{tag}: output identical to tcg",
+          diff_lines(ref, lines) + (out + err)[-500:])
+    tr = (stats or {}).get("translator", {})
+    states = {s["translation"]["state"] for s in (stats or {}).get("sites", [])
+              if "translation" in s}
+    check(tr.get("hot_threshold") == 1000000 and tr.get("translated") == 0 and
+          tr.get("tc_used") == 0 and "translated" not in states,
+          f"{tag}: nothing translated", f"{tr} {states}")
+
+
+def check_smc(r):
+    rc, ref, out, _ = r["smc-tcg"]
+    check(rc == 0 and done_ok(ref, "SMC"), "smc, tcg: runs to power-off, all pass", out[-1500:])
+    for line in ref:
+        if line.startswith("FAIL"):
+            check(False, f"smc, tcg: {line[5:]}")
+    code_page = next((int(l.split("=")[1], 16) for l in ref if l.startswith("INFO smc.code_page=")),
+                     None)
+    slot_words = next((int(l.split("=")[1], 16) for l in ref
+                       if l.startswith("INFO smc.slot_words=")), None)
+    check(code_page is not None and slot_words, "smc: payload reports its code page", str(ref[:4]))
+    for key, tag in (("smc-off", "smc, kvm-bt,bt=off"), ("smc-bt1", "smc, bt=on,hot-threshold=1"),
+                     ("smc-bt", "smc, bt=on (default threshold)")):
+        rc, lines, out, err = r[key][:4]
+        check(rc == 0 and done_ok(lines, "SMC"), f"{tag}: runs to power-off, all pass",
+              "\n".join(l for l in lines if l.startswith("FAIL")) or (out + err)[-1500:])
+        check(lines == ref, f"{tag}: output identical to tcg", diff_lines(ref, lines))
+    if code_page is None or not slot_words:
+        return
+
+    _, _, _, err, stats = r["smc-bt1"]
+    tag = "smc, bt=on,hot-threshold=1"
+    stats = stats or {}
+    tr = stats.get("translator", {})
+    page = range(code_page, code_page + 4096)
+    dropped = [s for s in stats.get("sites", [])
+               if s.get("translation", {}).get("state") == "dropped"]
+    check(tr.get("dropped", 0) >= 1, f"{tag}: translator.dropped >= 1", str(tr))
+    check(dropped and all(s["pa"] in page for s in dropped),
+          f"{tag}: the dropped translations are all in the payload's code page",
+          str([(hex(s["pa"]), s["insn"]) for s in dropped]))
+    for slot, (what, kind) in sorted(SMC_SLOTS.items()):
+        pa = code_page + 4 * slot_words * slot
+        here = [s for s in dropped if s["pa"] == pa]
+        check(any(s["translation"]["kind"] == kind and s["translation"]["exits_before"] >= 1
+                  for s in here),
+              f"{tag}: the overwritten {what} site (slot {slot}) was translated "
+              f"({kind}), then dropped",
+              f"pa 0x{pa:x}: " + str([s for s in stats.get("sites", []) if s["pa"] == pa]))
+    # the trace shows translate, then drop, for the first site
+    pa0 = f"pa 0x{code_page:x}"
+    ev = [l for l in err.splitlines() if pa0 + " " in l or l.endswith(pa0) or pa0 + ":" in l]
+    first_t = next((i for i, l in enumerate(ev) if l.startswith("kvm_bt_translate")), None)
+    first_d = next((i for i, l in enumerate(ev) if l.startswith("kvm_bt_drop")), None)
+    check(first_t is not None and first_d is not None and first_t < first_d,
+          f"{tag}: trace: kvm_bt_translate, then kvm_bt_drop at the first site", "\n".join(ev[:6]))
+    print(f"  {tag}: {len(dropped)} dropped site records; translator {tr}")
+
+
+def check_linux(r, syms, text):
+    rc, out, ref_rows, _ = r["linux-tcg"]
+    ref = g.deterministic(ref_rows)
+    check(rc == 0 and ref and ref[-1][0] == "DONE", "Linux, tcg: the workload completes",
+          out[-1500:])
+
+    rc, out, rows, query, info, mem, stats = r["linux-bt"]
+    tag = "Linux, kvm-bt (bt=on default), -icount"
+    check(rc == 0, f"{tag}: guest powers off, QMP session completes", out[-1500:])
+    check(g.deterministic(rows) == ref, f"{tag}: workload output identical to tcg",
+          f"{g.deterministic(rows)} != {ref}")
+    for key, tag in (("linux-smp2", "Linux, kvm-bt,thread=multi -smp 2"),
+                     ("linux-smp4", "Linux, kvm-bt,thread=multi -smp 4"),
+                     ("linux-smp4b", "Linux, kvm-bt,thread=multi -smp 4 (again)")):
+        rc, out, rows, st = r[key]
+        check(rc == 0 and g.deterministic(rows) == ref, f"{tag}: workload output identical to tcg",
+              f"exit code {rc} ({'timed out' if rc is None else 'exited'}); "
+              f"{len(rows)} workload lines\n{trouble(out)}")
+        if rc != 0:
+            continue
+        tr = (st or {}).get("translator", {})
+        check(tr.get("translated", 0) > 0 and len((st or {}).get("vcpus", [])) == int(key[9]),
+              f"{tag}: translations made with every vCPU running", str(tr))
+
+    # ---- QMP / HMP after power-off -----------------------------------------------------
+    tag = "query-kvm-bt (bt=on)"
+    query, stats, mem = query or {}, stats or {}, mem or {"site": {}, "tc": None}
+    tr = query.get("translator")
+    st = stats.get("translator") or {}
+    check(query.get("bt") is True and tr is not None, f"{tag}: bt on, translator present",
+          str({k: v for k, v in query.items() if k not in ("sites", "vcpus")})[:600])
+    sites = query.get("sites", [])
+    check(len(sites) == 200 and any("translation" in s for s in sites),
+          f"{tag}: top=200 sites carry their translation", str(sites[:2]))
+    if tr is None or not any("translation" in s for s in sites):
+        # same run: the stats file (written at quit) has the same records
+        print(f"  NOTE {tag}: no translation data over QMP; the site checks below use the "
+              "stats file of the same run")
+        tr = {k.replace("_", "-"): v for k, v in st.items()}
+        top = {(s["cpu"], s["ea"], s["word"]) for s in sites}
+        sites = [dict(s, translation={k.replace("_", "-"): v for k, v in s["translation"].items()})
+                 if "translation" in s else s
+                 for s in stats.get("sites", []) if (s["cpu"], s["ea"], s["word"]) in top]
+    else:
+        check(st and all(st.get(k.replace("-", "_")) == v for k, v in tr.items()),
+              "stats-file: translator as query-kvm-bt", f"{st} vs {tr}")
+    check(tr.get("hot-threshold") == DEFAULT_HOT_THRESHOLD and tr.get("page-blocked") is False,
+          f"{tag}: default hot-threshold {DEFAULT_HOT_THRESHOLD}, page not blocked", str(tr))
+    check(tr.get("translated", 0) > 100 and 0 < tr.get("tc-used", 0) <= tr.get("tc-total", 0),
+          f"{tag}: translator totals (translated, TC use)", str(tr))
+    xl = [s for s in sites if (s.get("translation") or {}).get("state") == "translated"]
+    by_cls = {}
+    for s in xl:
+        by_cls.setdefault(s["class"], []).append(s)
+    for cls in ("mfmsr", "wrteei"):
+        hot = by_cls.get(cls, [])
+        check(hot, f"{tag}: a hot {cls} site is translated",
+              str([(s["class"], s.get("translation")) for s in sites if s["class"] == cls][:5]))
+        if hot:
+            s = hot[0]
+            print(f"  INFO hottest translated {cls} site: 0x{s['ea']:08x} "
+                  f"{symbolize(syms, s['ea'])} ({s['insn']}, {s['count']} exits, "
+                  f"{s['translation']['kind']})")
+    inplace = [s for s in xl if s["translation"]["kind"] == "inplace"]
+    stubs = [s for s in xl if s["translation"]["kind"] == "stub"]
+    check(inplace and stubs, f"{tag}: translated sites of both kinds in the top 200",
+          f"{len(inplace)} inplace, {len(stubs)} stub")
+    bad = [s for s in inplace if not inplace_patch_ok(s)]
+    check(not bad, f"{tag}: in-place patches are lwz/stw rX,D(0), D in [-4096,-1], same GPR "
+          f"({len(inplace)} sites)", str(bad[:3]))
+    example = [s for s in inplace if s["ea"] in text] or inplace
+    if example:
+        s = example[0]
+        d = sext(s["translation"]["patch"] & 0xffff, 16)
+        print(f"  INFO e.g. 0x{s['ea']:08x} {s['insn']} -> 0x{s['translation']['patch']:08x} "
+              f"(at 0x{d & 0xffffffff:08x}: shared page +{d + 4096})")
+    bad = [s for s in stubs if branch_target(s["ea"], s["translation"]["patch"]) !=
+           s["translation"].get("stub")]
+    check(not bad, f"{tag}: stub patches are a 'b' to the reported stub ({len(stubs)} sites)",
+          str(bad[:3]))
+    tc_lo = tr.get("tc-ea", 0)
+    tc_hi = tc_lo + tr.get("tc-used", 0) * 4 * TC_SLOT_WORDS
+    check(all(tc_lo <= s["translation"]["stub"] < tc_hi for s in stubs),
+          f"{tag}: stubs lie in the used part of the translation cache",
+          f"TC 0x{tc_lo:x}-0x{tc_hi:x}")
+    bad = [(hex(s["pa"]), mem["site"].get(s["pa"]), hex(s["translation"]["patch"])) for s in xl
+           if mem["site"].get(s["pa"]) != s["translation"]["patch"]]
+    check(xl and not bad, f"{tag}: guest memory (xp) holds the patch of every translated site "
+          f"({len(xl)} sites)", str(bad[:5]))
+    # (init text is freed and reused after boot: only the kernel's permanent text)
+    kept = [s for s in sites if (s.get("translation") or {}).get("state") in ("refused", None)
+            and s["ea"] in text and sum(o["pa"] == s["pa"] for o in sites) == 1]
+    bad = [(hex(s["ea"]), s["insn"], mem["site"].get(s["pa"])) for s in kept
+           if mem["site"].get(s["pa"]) != s["word"]]
+    check(kept and not bad, f"{tag}: untranslated sites in kernel text still hold their "
+          f"original word ({len(kept)} sites)", str(bad[:5]))
+    tc = mem["tc"]
+    check(tc is not None and tc[0] == tr.get("tc-ea") and tc[1] == tr.get("tc-pa"),
+          "info kvm-bt: TC line agrees with the translator", f"{tc and tc[:2]} vs {tr}")
+    bad = []
+    for s in stubs:
+        stub = s["translation"]["stub"]
+        words = tc[2][(stub - tc[0]) // 4:][:TC_SLOT_WORDS] if tc else []
+        if not any(branch_target(stub + 4 * i, w) == (s["ea"] + 4) & 0xffffffff
+                   for i, w in enumerate(words)):
+            bad.append((hex(s["ea"]), [hex(w) for w in words[:12]]))
+    check(stubs and not bad, f"{tag}: every stub (read with xp) branches back to site+4",
+          str(bad[:3]))
+    bad = [s for s in xl if s["translation"]["exits-before"] < DEFAULT_HOT_THRESHOLD or
+           s["translation"]["exits-before"] + s["translation"]["exits-after"] != s["count"]]
+    check(not bad, f"{tag}: translated after >= {DEFAULT_HOT_THRESHOLD} exits; "
+          "exits-before + exits-after == count", str(bad[:3]))
+    info = info or ""
+    check("translator:" in info and "translation" in info,
+          "info kvm-bt: translator line and translation column", info[:600])
+
+    # ---- bt=off: no translator ------------------------------------------------------
+    rc, out, _, q_off, info_off, _, st_off = r["linux-off-qmp"]
+    check(q_off is not None and q_off.get("bt") is False and "translator" not in q_off and
+          not any("translation" in s for s in q_off.get("sites", [])),
+          "query-kvm-bt (bt=off): no translator, no translation on sites",
+          str({k: v for k, v in (q_off or {}).items() if k not in ("sites", "vcpus")})[:600])
+    check(st_off is not None and "translator" not in st_off,
+          "stats-file (bt=off): no translator", str((st_off or {}).keys()))
+    return stats
+
+
+def class_table(runs):
+    classes = []
+    for _, st in runs:
+        for c in st["exits"]["by_class"]:
+            if c not in classes:
+                classes.append(c)
+    print("  INFO exits by class under -icount, TEST_ITERS:")
+    print("  INFO   " + f"{'class':<16}" + "".join(f"{name:>12}" for name, _ in runs))
+    for c in classes:
+        print("  INFO   " + f"{c:<16}" +
+              "".join(f"{st['exits']['by_class'].get(c, 0):>12}" for _, st in runs))
+    print("  INFO   " + f"{'total':<16}" + "".join(f"{st['exits']['total']:>12}" for _, st in runs))
+
+
+def check_exit_counts(r, bt_stats):
+    rc_t, out_t, rows_t, trap = r["linux-trap"]
+    rc_p, out_p, rows_p, pv = r["linux-pv"]
+    check(rc_t == 0 and trap and any(w == "DONE" for w, _ in rows_t),
+          "Linux, kvm-bt,bt=off -icount: completes", out_t[-800:])
+    check(rc_p == 0 and pv and any(w == "DONE" for w, _ in rows_p),
+          "PV Linux, kvm-bt,bt=off,pv=on -icount: completes", out_p[-800:])
+    if not (trap and pv and bt_stats.get("exits")):
+        check(False, "exit counts: all three runs have stats")
+        return
+    runs = [("trap", trap), ("pv", pv), ("bt", bt_stats)]
+    class_table(runs)
+    t, p, b = (st["exits"]["total"] for _, st in runs)
+    print(f"  INFO bt/pv = {b / p:.3f}, bt/trap = {b / t:.3f}")
+    check(b <= BT_VS_PV * p, f"exits: bt=on <= {BT_VS_PV} x PV guest", f"bt {b}, pv {p}")
+    check(b <= BT_VS_TRAP * t, f"exits: bt=on <= {BT_VS_TRAP} x trap-and-emulate",
+          f"bt {b}, trap {t}")
+
+
+BAD_THRESHOLDS = [("0", "hot-threshold"), ("-1", "hot-threshold"),
+                  ("x", "hot-threshold")]
+
+
+def check_bad_thresholds():
+    """Each bad value must stop QEMU before the guest runs (the payload powers
+    off by itself if it does run)."""
+    for value, msg in BAD_THRESHOLDS:
+        with tempfile.TemporaryDirectory() as tmp:
+            stats = os.path.join(tmp, "stats.json")
+            try:
+                p = subprocess.run([g.QEMU, "-nographic", "-nic", "none", "-M", "ppce500",
+                                    "-cpu", "e500mc", "-accel",
+                                    f"kvm-bt,hot-threshold={value},stats-file={stats}",
+                                    "-kernel", CONFORMANCE], stdin=subprocess.DEVNULL,
+                                   capture_output=True, text=True, timeout=60)
+            except subprocess.TimeoutExpired:
+                check(False, f"hot-threshold={value}: rejected at startup", "QEMU kept running")
+                continue
+            ran = "CONFORMANCE start" in p.stdout
+            taken = ((load_json(stats) or {}).get("translator") or {}).get("hot_threshold")
+            check(p.returncode == 1 and msg in p.stderr and not ran,
+                  f"hot-threshold={value}: rejected at startup",
+                  f"rc {p.returncode}, guest ran: {ran}, hot_threshold taken as {taken}; "
+                  f"stderr: {p.stderr.strip()[:200]}")
+        if p.returncode == 1:
+            print(f"  {p.stderr.strip().splitlines()[-1]}")
+
+
+def main():
+    for path in (CONFORMANCE, SMC):
+        if not os.path.exists(path):
+            sys.exit(f"{path} missing: run 'make guests'")
+    syms, text = kernel_symbols()
+    check_bad_thresholds()
+    with tempfile.TemporaryDirectory() as tmp:
+        r = run_all(tmp)
+    check_conformance(r)
+    check_smc(r)
+    bt_stats = check_linux(r, syms, text)
+    check_exit_counts(r, bt_stats)
+    return results.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
