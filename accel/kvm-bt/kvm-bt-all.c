@@ -133,21 +133,21 @@ static void kvm_bt_set_pv(Object *obj, bool value, Error **errp)
 static void kvm_bt_get_hot_threshold(Object *obj, Visitor *v, const char *name,
                                      void *opaque, Error **errp)
 {
-    uint64_t value = kvm_bt_state.hot_threshold;
+    int64_t value = kvm_bt_state.hot_threshold;
 
-    visit_type_uint64(v, name, &value, errp);
+    visit_type_int64(v, name, &value, errp);
 }
 
 static void kvm_bt_set_hot_threshold(Object *obj, Visitor *v, const char *name,
                                      void *opaque, Error **errp)
 {
-    uint64_t value;
+    int64_t value;
 
-    if (!visit_type_uint64(v, name, &value, errp)) {
+    if (!visit_type_int64(v, name, &value, errp)) {
         return;
     }
-    if (value < 1) {
-        error_setg(errp, "hot-threshold must be at least 1");
+    if (value < 1 || value > UINT32_MAX) {
+        error_setg(errp, "hot-threshold must be between 1 and %" PRIu32, UINT32_MAX);
         return;
     }
     kvm_bt_state.hot_threshold = value;
@@ -205,7 +205,7 @@ static void kvm_bt_accel_class_init(ObjectClass *oc, void *data)
     object_class_property_add_bool(oc, "pv", kvm_bt_get_pv, kvm_bt_set_pv);
     object_class_property_set_description(oc, "pv",
         "Offer the KVM paravirtual interface (magic page, hypercalls)");
-    object_class_property_add(oc, "hot-threshold", "uint64", kvm_bt_get_hot_threshold,
+    object_class_property_add(oc, "hot-threshold", "int", kvm_bt_get_hot_threshold,
                               kvm_bt_set_hot_threshold, NULL, NULL);
     object_class_property_set_description(oc, "hot-threshold",
         "Exits at one site on one vCPU before bt=on translates it (default "

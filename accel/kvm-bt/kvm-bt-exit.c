@@ -258,14 +258,16 @@ static void after_step(CPUState *cs, KvmBtVcpu *v)
 /*
  * Something outside may want this vCPU back in the generic loop. Our own
  * exit_request (step, reflection) is indistinguishable from a kick that
- * arrived meanwhile, so look at what kicks are for: stop, queued work, halt.
+ * arrived meanwhile, so look at what kicks are for: stop, queued work, halt,
+ * and another vCPU waiting in start_exclusive() for this one to leave
+ * cpu_exec (bt=on patches guest code from such safe work).
  * Under icount a kick also means "the timer deadline moved: recompute the
  * budget", which leaves no trace but the kick itself, so we always return.
  */
 static bool must_return(CPUState *cs)
 {
     return icount_enabled() || qatomic_read(&cs->stop) || !cpu_work_list_empty(cs) ||
-           cs->halted;
+           cs->halted || qatomic_read(&cs->has_waiter);
 }
 
 /*

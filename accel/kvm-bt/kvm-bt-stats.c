@@ -216,18 +216,21 @@ KvmBtInfo *qmp_query_kvm_bt(bool has_top, int64_t top, Error **errp)
 
                 t->kind = g_strdup(kvm_bt_xlat_kind_name(ps.kind));
                 t->state = g_strdup(kvm_bt_patch_state_name(ps.state));
+                t->has_reason = ps.reason != NULL;
                 t->reason = g_strdup(ps.reason);
                 t->exits_before = before;
                 t->exits_after = after;
                 t->patch = ps.patch;
                 t->has_stub = ps.kind == KVM_BT_XLAT_STUB;
                 t->stub = ps.stub_ea;
+                e->has_translation = true;
                 e->translation = t;
             }
         }
         QAPI_LIST_APPEND(stail, e);
     }
     if (kvm_bt_state.bt) {
+        info->has_translator = true;
         info->translator = translator_info();
     }
     snapshot_free(&snap);
