@@ -53,7 +53,8 @@ EOL
 build_payload() {
     local name=$1 csrc=$2
     local dir=$KVM_BT_TOP/tests/conformance out=$GUESTS/$1.elf key
-    key=$(hash_files "$dir/start.S" "$dir/$csrc" "$dir/conformance.ld")
+    key=$(hash_files "$dir/start.S" "$dir/baremetal.c" "$dir/baremetal.h" "$dir/$csrc" \
+                     "$dir/conformance.ld")
     if [ -f "$out" ] && [ "$(cat "$out.key" 2>/dev/null)" = "$key" ]; then
         return
     fi
@@ -63,9 +64,11 @@ build_payload() {
     local tmp
     tmp=$(mktemp -d)
     ${CROSS}gcc "${flags[@]}" -c "$dir/start.S" -o "$tmp/start.o"
+    ${CROSS}gcc "${flags[@]}" -c "$dir/baremetal.c" -o "$tmp/baremetal.o"
     ${CROSS}gcc "${flags[@]}" -c "$dir/$csrc" -o "$tmp/payload.o"
     ${CROSS}gcc "${flags[@]}" -static -Wl,-T,"$dir/conformance.ld" -Wl,--build-id=none \
-        -Wl,--no-warn-rwx-segments -Wl,-z,noexecstack -o "$out.tmp" "$tmp/start.o" "$tmp/payload.o" -lgcc
+        -Wl,--no-warn-rwx-segments -Wl,-z,noexecstack -o "$out.tmp" "$tmp/start.o" \
+        "$tmp/baremetal.o" "$tmp/payload.o" -lgcc
     rm -rf "$tmp"
     mv "$out.tmp" "$out"
     echo "$key" > "$out.key"

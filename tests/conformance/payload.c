@@ -12,58 +12,24 @@
  */
 #include <stdint.h>
 
+#include "baremetal.h"
+
 #define LOOPS 64
 
 /* SPR numbers (Power ISA 2.06 Book E, e500mc) */
-#define SPR_DEC     22
-#define SPR_SRR0    26
-#define SPR_SRR1    27
-#define SPR_PID     48
 #define SPR_DECAR   54
-#define SPR_CSRR0   58
-#define SPR_CSRR1   59
-#define SPR_DEAR    61
-#define SPR_ESR     62
-#define SPR_IVPR    63
 #define SPR_USPRG0  256
 #define SPR_USPRG3  259
 #define SPR_USPRG4  260
 #define SPR_USPRG5  261
 #define SPR_USPRG6  262
 #define SPR_USPRG7  263
-#define SPR_TBL_R   268
-#define SPR_SPRG0   272
-#define SPR_SPRG1   273
-#define SPR_SPRG2   274
-#define SPR_SPRG3   275
-#define SPR_SPRG4   276
-#define SPR_SPRG5   277
-#define SPR_SPRG6   278
-#define SPR_SPRG7   279
-#define SPR_PIR     286
-#define SPR_PVR     287
 #define SPR_DBSR    304
 #define SPR_DBCR0   308
-#define SPR_TSR     336
-#define SPR_TCR     340
-#define SPR_IVOR(n) (400 + (n))
-#define SPR_IVOR32  528
-#define SPR_IVOR33  529
-#define SPR_IVOR34  530
-#define SPR_IVOR35  531
-#define SPR_IVOR36  532
-#define SPR_IVOR37  533
-#define SPR_MAS0    624
-#define SPR_MAS1    625
-#define SPR_MAS2    626
-#define SPR_MAS3    627
-#define SPR_MAS4    628
-#define SPR_MAS6    630
 #define SPR_TLB0CFG 688
 #define SPR_TLB1CFG 689
 #define SPR_EPR     702
 #define SPR_EPLC    947
-#define SPR_MAS7    944
 #define SPR_HID0    1008
 #define SPR_L1CSR0  1010
 #define SPR_L1CSR1  1011
@@ -71,136 +37,16 @@
 #define SPR_MMUCFG  1015
 #define SPR_SVR     1023
 
-#define MSR_PR      0x00004000
-#define MSR_EE      0x00008000
 #define MSR_CE      0x00020000
 #define MSR_ME      0x00001000
 #define MSR_FP      0x00002000
 #define MSR_DE      0x00000200
-#define TCR_DIE     0x04000000
-#define TSR_DIS     0x08000000
 #define ESR_PPR     0x04000000      /* privileged instruction */
 #define ESR_ST      0x00800000      /* store */
-#define MAS1_VALID  0x80000000
-#define MAS1_IPROT  0x40000000
-#define MAS1_TSIZE(t) ((t) << 7)
-
-#define USER_EXIT_MAGIC 0x5555
-
-#define mfspr(n) ({ uint32_t v_; asm volatile("mfspr %0,%1" : "=r"(v_) : "i"(n)); v_; })
-#define mtspr(n, v) asm volatile("mtspr %0,%1" :: "i"(n), "r"((uint32_t)(v)) : "memory")
-
-static inline uint32_t mfmsr(void)
-{
-    uint32_t v;
-
-    asm volatile("mfmsr %0" : "=r"(v));
-    return v;
-}
 
 static inline void mtmsr(uint32_t v)
 {
     asm volatile("mtmsr %0; isync" :: "r"(v) : "memory");
-}
-
-/* ---- console and power ------------------------------------------------ */
-
-#define CCSR_EA     0xe0000000u     /* mapped to PA 0xf_e000_0000 below */
-#define UART_THR    ((volatile uint8_t *)(CCSR_EA + 0x4500))
-#define GPIO_DIR    ((volatile uint32_t *)(CCSR_EA + 0xff000))
-#define GPIO_DAT    ((volatile uint32_t *)(CCSR_EA + 0xff008))
-
-static void tlb1_write(unsigned esel, uint32_t mas1, uint32_t mas2, uint32_t mas3, uint32_t mas7)
-{
-    mtspr(SPR_MAS0, 0x10000000 | (esel << 16));
-    mtspr(SPR_MAS1, mas1);
-    mtspr(SPR_MAS2, mas2);
-    mtspr(SPR_MAS3, mas3);
-    mtspr(SPR_MAS7, mas7);
-    asm volatile("isync; tlbwe; isync" ::: "memory");
-}
-
-static void putc_(char c)
-{
-    if (c == '\n') {
-        *UART_THR = '\r';
-    }
-    *UART_THR = c;
-}
-
-static void puts_(const char *s)
-{
-    while (*s) {
-        putc_(*s++);
-    }
-}
-
-static void putx(uint32_t v)
-{
-    puts_("0x");
-    for (int i = 28; i >= 0; i -= 4) {
-        putc_("0123456789abcdef"[(v >> i) & 0xf]);
-    }
-}
-
-static void putd(uint32_t v)
-{
-    char buf[12];
-    int n = 0;
-
-    do {
-        buf[n++] = '0' + v % 10;
-        v /= 10;
-    } while (v);
-    while (n) {
-        putc_(buf[--n]);
-    }
-}
-
-static void poweroff(void)
-{
-    *GPIO_DIR = 0x80000000;
-    *GPIO_DAT = 0x80000000;
-    for (;;) {
-    }
-}
-
-/* ---- results ----------------------------------------------------------- */
-
-static unsigned passed, failed;
-
-static void result(int ok, const char *name, const char *what, uint32_t got, uint32_t want)
-{
-    if (ok) {
-        passed++;
-        puts_("PASS ");
-        puts_(name);
-    } else {
-        failed++;
-        puts_("FAIL ");
-        puts_(name);
-        puts_(": ");
-        puts_(what);
-        puts_(" got ");
-        putx(got);
-        puts_(" want ");
-        putx(want);
-    }
-    putc_('\n');
-}
-
-#define CHECK_EQ(name, what, got, want) do {                        \
-        uint32_t g_ = (got), w_ = (want);                           \
-        result(g_ == w_, name, what, g_, w_);                       \
-    } while (0)
-
-static void info(const char *name, uint32_t v)
-{
-    puts_("INFO ");
-    puts_(name);
-    putc_('=');
-    putx(v);
-    putc_('\n');
 }
 
 /* ---- interrupts -------------------------------------------------------- */
@@ -250,24 +96,6 @@ void exception_dispatch(int vec, uint32_t *frame)
     default:
         break;
     }
-}
-
-static void setup_vectors(void)
-{
-    uint32_t base = (uint32_t)vectors;
-
-    mtspr(SPR_IVPR, base & 0xffff0000);
-#define SET_IVOR(n) mtspr(SPR_IVOR(n), (base & 0xffff) + (n) * 0x100)
-    SET_IVOR(0); SET_IVOR(1); SET_IVOR(2); SET_IVOR(3);
-    SET_IVOR(4); SET_IVOR(5); SET_IVOR(6); SET_IVOR(7);
-    SET_IVOR(8); SET_IVOR(9); SET_IVOR(10); SET_IVOR(11);
-    SET_IVOR(12); SET_IVOR(13); SET_IVOR(14); SET_IVOR(15);
-    mtspr(SPR_IVOR32, (base & 0xffff) + 16 * 0x100);
-    mtspr(SPR_IVOR33, (base & 0xffff) + 16 * 0x100);
-    mtspr(SPR_IVOR34, (base & 0xffff) + 16 * 0x100);
-    mtspr(SPR_IVOR35, (base & 0xffff) + 16 * 0x100);
-    mtspr(SPR_IVOR36, (base & 0xffff) + 16 * 0x100);
-    mtspr(SPR_IVOR37, (base & 0xffff) + 16 * 0x100);
 }
 
 static void reset_irqs(void)
@@ -333,20 +161,20 @@ static void test_wrtee(void)
         /* masked: nothing happens while EE is off */
         asm volatile("wrteei 0; isync");
         ok_masked &= irq_count[10] == 0;
-        asm volatile("wrteei 1\n1:\tlis %0,1b@ha\n\taddi %0,%0,1b@l" : "=r"(after));
+        asm volatile("wrteei 1\n1:\tlis %0,1b@ha\n\taddi %0,%0,1b@l" : "=b"(after));
         ok_wrteei &= irq_count[10] == 1 && last_srr0 == after && (last_srr1 & MSR_EE);
         asm volatile("wrteei 0");
 
         reset_irqs();
         pending_decrementer();
-        asm volatile("wrtee %1\n1:\tlis %0,1b@ha\n\taddi %0,%0,1b@l" : "=r"(after) : "r"(ee));
+        asm volatile("wrtee %1\n1:\tlis %0,1b@ha\n\taddi %0,%0,1b@l" : "=b"(after) : "r"(ee));
         ok_wrtee &= irq_count[10] == 1 && last_srr0 == after;
         asm volatile("wrteei 0");
 
         reset_irqs();
         pending_decrementer();
         ee = mfmsr() | MSR_EE;
-        asm volatile("mtmsr %1\n1:\tlis %0,1b@ha\n\taddi %0,%0,1b@l" : "=r"(after) : "r"(ee));
+        asm volatile("mtmsr %1\n1:\tlis %0,1b@ha\n\taddi %0,%0,1b@l" : "=b"(after) : "r"(ee));
         ok_mtmsr &= irq_count[10] == 1 && last_srr0 == after;
         asm volatile("wrteei 0");
     }
@@ -585,7 +413,7 @@ static void test_interrupts(void)
 
         reset_irqs();
         asm volatile("li 0,1\n\tsc\n1:\tlis %0,1b@ha\n\taddi %0,%0,1b@l"
-                     : "=r"(after) :: "r0", "r3", "r4", "r5", "r6", "r7", "r8", "r9",
+                     : "=b"(after) :: "r0", "r3", "r4", "r5", "r6", "r7", "r8", "r9",
                        "r10", "r11", "r12", "lr", "ctr", "memory");
         ok_sc &= irq_count[8] == 1 && last_srr0 == after;
 

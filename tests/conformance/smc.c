@@ -30,56 +30,14 @@
  */
 #include <stdint.h>
 
+#include "baremetal.h"
+
 #define LOOPS 64
 
 /* SPR numbers (Power ISA 2.06 Book E, e500mc) */
-#define SPR_DEC     22
-#define SPR_SRR0    26
-#define SPR_SRR1    27
-#define SPR_CSRR0   58
-#define SPR_CSRR1   59
-#define SPR_DEAR    61
-#define SPR_ESR     62
-#define SPR_IVPR    63
-#define SPR_SPRG0   272
-#define SPR_SPRG1   273
-#define SPR_SPRG2   274
-#define SPR_SPRG5   277
-#define SPR_TSR     336
-#define SPR_TCR     340
-#define SPR_IVOR(n) (400 + (n))
-#define SPR_IVOR32  528
-#define SPR_IVOR33  529
-#define SPR_IVOR34  530
-#define SPR_IVOR35  531
-#define SPR_IVOR36  532
-#define SPR_IVOR37  533
-#define SPR_MAS0    624
-#define SPR_MAS1    625
-#define SPR_MAS2    626
-#define SPR_MAS3    627
-#define SPR_MAS7    944
 
-#define MSR_PR      0x00004000
-#define MSR_EE      0x00008000
-#define MAS1_VALID  0x80000000
-#define MAS1_IPROT  0x40000000
-#define MAS1_TSIZE(t) ((t) << 7)    /* page size 2^t KiB */
 #define MAS3_SR     0x01
 #define MAS3_SW     0x04
-
-#define USER_EXIT_MAGIC 0x5555
-
-#define mfspr(n) ({ uint32_t v_; asm volatile("mfspr %0,%1" : "=r"(v_) : "i"(n) : "memory"); v_; })
-#define mtspr(n, v) asm volatile("mtspr %0,%1" :: "i"(n), "r"((uint32_t)(v)) : "memory")
-
-static inline uint32_t mfmsr(void)
-{
-    uint32_t v;
-
-    asm volatile("mfmsr %0" : "=r"(v) :: "memory");
-    return v;
-}
 
 static inline void ee_on(void)
 {
@@ -129,123 +87,6 @@ static uint32_t enc_li(unsigned rd, int16_t imm)
 #define INSN_BLR    0x4e800020u
 #define INSN_NOP    0x60000000u
 
-/* ---- console and power ------------------------------------------------ */
-
-#define CCSR_EA     0xe0000000u     /* mapped to PA 0xf_e000_0000 below */
-#define UART_THR    ((volatile uint8_t *)(CCSR_EA + 0x4500))
-#define GPIO_DIR    ((volatile uint32_t *)(CCSR_EA + 0xff000))
-#define GPIO_DAT    ((volatile uint32_t *)(CCSR_EA + 0xff008))
-
-static void tlb1_write(unsigned esel, uint32_t mas1, uint32_t mas2, uint32_t mas3, uint32_t mas7)
-{
-    mtspr(SPR_MAS0, 0x10000000 | (esel << 16));
-    mtspr(SPR_MAS1, mas1);
-    mtspr(SPR_MAS2, mas2);
-    mtspr(SPR_MAS3, mas3);
-    mtspr(SPR_MAS7, mas7);
-    asm volatile("isync; tlbwe; isync" ::: "memory");
-}
-
-static void putc_(char c)
-{
-    if (c == '\n') {
-        *UART_THR = '\r';
-    }
-    *UART_THR = c;
-}
-
-static void puts_(const char *s)
-{
-    while (*s) {
-        putc_(*s++);
-    }
-}
-
-static void putx(uint32_t v)
-{
-    puts_("0x");
-    for (int i = 28; i >= 0; i -= 4) {
-        putc_("0123456789abcdef"[(v >> i) & 0xf]);
-    }
-}
-
-static void putd(uint32_t v)
-{
-    char buf[12];
-    int n = 0;
-
-    do {
-        buf[n++] = '0' + v % 10;
-        v /= 10;
-    } while (v);
-    while (n) {
-        putc_(buf[--n]);
-    }
-}
-
-static void poweroff(void)
-{
-    *GPIO_DIR = 0x80000000;
-    *GPIO_DAT = 0x80000000;
-    for (;;) {
-    }
-}
-
-/* ---- results ----------------------------------------------------------- */
-
-static unsigned passed, failed;
-
-static void result(int ok, const char *name, const char *what, uint32_t got, uint32_t want)
-{
-    if (ok) {
-        passed++;
-        puts_("PASS ");
-        puts_(name);
-    } else {
-        failed++;
-        puts_("FAIL ");
-        puts_(name);
-        puts_(": ");
-        puts_(what);
-        puts_(" got ");
-        putx(got);
-        puts_(" want ");
-        putx(want);
-    }
-    putc_('\n');
-}
-
-#define CHECK_EQ(name, what, got, want) do {                        \
-        uint32_t g_ = (got), w_ = (want);                           \
-        result(g_ == w_, name, what, g_, w_);                       \
-    } while (0)
-
-/* a loop's first mismatch: what it read and what it expected */
-struct first_bad {
-    uint32_t ok, got, want;
-};
-
-static void note(struct first_bad *b, uint32_t got, uint32_t want)
-{
-    if (got != want && b->ok) {
-        b->ok = 0;
-        b->got = got;
-        b->want = want;
-    }
-}
-
-#define FIRST_BAD_INIT { 1, 0, 0 }
-#define REPORT(name, what, b) result((b).ok, name, what, (b).got, (b).want)
-
-static void info(const char *name, uint32_t v)
-{
-    puts_("INFO ");
-    puts_(name);
-    putc_('=');
-    putx(v);
-    putc_('\n');
-}
-
 /* ---- interrupts -------------------------------------------------------- */
 
 /* run_user (start.S) needs these; this payload stays in supervisor state */
@@ -278,24 +119,6 @@ void exception_dispatch(int vec, uint32_t *frame)
     default:
         break;
     }
-}
-
-static void setup_vectors(void)
-{
-    uint32_t base = (uint32_t)vectors;
-
-    mtspr(SPR_IVPR, base & 0xffff0000);
-#define SET_IVOR(n) mtspr(SPR_IVOR(n), (base & 0xffff) + (n) * 0x100)
-    SET_IVOR(0); SET_IVOR(1); SET_IVOR(2); SET_IVOR(3);
-    SET_IVOR(4); SET_IVOR(5); SET_IVOR(6); SET_IVOR(7);
-    SET_IVOR(8); SET_IVOR(9); SET_IVOR(10); SET_IVOR(11);
-    SET_IVOR(12); SET_IVOR(13); SET_IVOR(14); SET_IVOR(15);
-    mtspr(SPR_IVOR32, (base & 0xffff) + 16 * 0x100);
-    mtspr(SPR_IVOR33, (base & 0xffff) + 16 * 0x100);
-    mtspr(SPR_IVOR34, (base & 0xffff) + 16 * 0x100);
-    mtspr(SPR_IVOR35, (base & 0xffff) + 16 * 0x100);
-    mtspr(SPR_IVOR36, (base & 0xffff) + 16 * 0x100);
-    mtspr(SPR_IVOR37, (base & 0xffff) + 16 * 0x100);
 }
 
 static uint32_t irqs_taken(void)
