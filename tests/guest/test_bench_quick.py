@@ -50,7 +50,7 @@ def main():
         p = subprocess.run([sys.executable, os.path.join(g.TOP, "bench", "bench.py"), "--quick",
                             "--runs", "1", "--timeout", "1", "--out", out], capture_output=True,
                            text=True, timeout=600)
-        check(p.returncode == 1 and "failed modes: native, trap" in p.stdout,
+        check(p.returncode == 1 and "failed modes: native, trap, pv, bt" in p.stdout,
               "timed-out runs: bench fails and names the modes", p.stdout[-800:])
         with open(os.path.join(out, "results.json")) as f:
             modes = {m["mode"]: m for m in json.load(f)["modes"]}
