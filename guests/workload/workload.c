@@ -26,6 +26,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
+#include <termios.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -282,6 +283,9 @@ int main(int argc, char **argv)
     if (getpid() != 1) {
         return 0;
     }
+    /* the console's transmit buffer empties before power-off, not after */
+    fflush(stdout);
+    tcdrain(STDOUT_FILENO);
     sync();
     reboot(RB_POWER_OFF);
     /* Power-off did not happen: say so, then let the kernel panic on init's exit. */

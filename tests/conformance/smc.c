@@ -146,6 +146,7 @@ enum {
     SLOT_WRTEE,     /* wrtee r3 */
     SLOT_TOGGLE,    /* mfspr r3,SPRG5 <-> li r3,imm */
     SLOT_ALIAS,     /* mfspr r3,SPRG2, rewritten through ALIAS_EA */
+    SLOT_MAGIC,     /* mfspr r3,SPRG1 while the guest maps 0xFFFFF000 */
     SLOT__COUNT
 };
 
@@ -465,6 +466,42 @@ static void test_alias(void)
 
 /* ---- main ------------------------------------------------------------------------ */
 
+/*
+ * The guest maps 0xFFFFF000 itself: under bt=on the monitor's page must
+ * give way (every translation undone, none made) for as long as the
+ * mapping exists, and come back after it is gone. A translated SPRG read
+ * that still used the page would read this payload's own data instead.
+ */
+static uint32_t own_page[1024] __attribute__((aligned(4096)));
+
+static void test_magic_mapping(void)
+{
+    volatile uint32_t *magic = (volatile uint32_t *)0xfffff000u;
+    struct first_bad b;
+    uint32_t ok = 1;
+
+    build_slot(SLOT_MAGIC, enc_mfspr(3, SPR_SPRG1));
+    b = loop_reads(SLOT_MAGIC, 8, 1);                  /* hot: translated */
+    REPORT("magic.before", "SPRG1 read before the guest maps 0xFFFFF000", b);
+    for (int i = 0; i < 1024; i++) {
+        own_page[i] = 0x6d000000u + i;
+    }
+    tlb1_write(4, MAS1_VALID | MAS1_TSIZE(2), 0xfffff000u,
+               (uint32_t)own_page | MAS3_SR | MAS3_SW, 0);
+    for (int i = 0; i < 1024; i += 37) {
+        ok &= magic[i] == 0x6d000000u + i;
+    }
+    CHECK_EQ("magic.own_mapping", "supervisor reads of 0xFFFFF000 see the guest's page", ok, 1);
+    b = loop_reads(SLOT_MAGIC, 9, 1);
+    REPORT("magic.mapped", "SPRG1 read while the guest maps 0xFFFFF000", b);
+    magic[11] = 0x12345678;
+    CHECK_EQ("magic.own_write", "stores reach the guest's page",
+             ((volatile uint32_t *)own_page)[11], 0x12345678);
+    tlb1_write(4, 0, 0, 0, 0);                         /* gone again */
+    b = loop_reads(SLOT_MAGIC, 10, 1);
+    REPORT("magic.after", "SPRG1 read after the mapping is gone", b);
+}
+
 void payload_main(void);
 void payload_main(void)
 {
@@ -487,6 +524,7 @@ void payload_main(void)
     test_wrtee();
     test_toggle();
     test_alias();
+    test_magic_mapping();
     CHECK_EQ("smc.no_interrupts", "interrupts taken", irqs_taken(), 0);
 
     puts_("SMC done passed=");

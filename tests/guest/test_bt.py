@@ -36,6 +36,7 @@ MTTCG_TIMEOUT = 60  # MTTCG runs, alone on the host: 1.5-4 s
 ICOUNT = ["-icount", "shift=0,sleep=off"]
 CONFORMANCE = os.path.join(g.GUESTS, "conformance.elf")
 SMC = os.path.join(g.GUESTS, "smc.elf")
+SMC_MAGIC_SLOT = 7      # smc.c SLOT_MAGIC: mfspr r3,SPRG1 while the guest maps 0xFFFFF000
 DEFAULT_HOT_THRESHOLD = 16
 # smc.c's code page: slot index -> (what the site was, the kind of its first translation)
 SMC_SLOTS = {0: ("mfspr SPRG0", "inplace"), 2: ("mfmsr", "inplace"), 3: ("wrteei", "stub"),
@@ -269,7 +270,9 @@ def jobs(tmp):
         "smc-tcg": (run_payload, (SMC, "tcg")),
         "smc-off": (run_payload, (SMC, "kvm-bt,bt=off")),
         "smc-bt1": (run_payload_stats, (tmp, "smc-bt1", SMC, "kvm-bt,bt=on,hot-threshold=1",
-                                        ["-trace", "kvm_bt_translate", "-trace", "kvm_bt_drop"])),
+                                        ["-trace", "kvm_bt_translate", "-trace", "kvm_bt_drop",
+                                         "-trace", "kvm_bt_undo",
+                                         "-trace", "kvm_bt_page_blocked"])),
         "smc-bt": (run_payload_stats, (tmp, "smc-bt", SMC, "kvm-bt")),
         # Linux: the tcg reference, bt=on with QMP (-icount), MTTCG, and the exit-count baselines
         "linux-tcg": (run_linux, (tmp, "linux-tcg", "tcg")),
@@ -393,6 +396,18 @@ def check_smc(r):
     first_d = next((i for i, l in enumerate(ev) if l.startswith("kvm_bt_drop")), None)
     check(first_t is not None and first_d is not None and first_t < first_d,
           f"{tag}: trace: kvm_bt_translate, then kvm_bt_drop at the first site", "\n".join(ev[:6]))
+    # the payload maps 0xFFFFF000 itself for a while (test_magic_mapping)
+    blocked = [l.split(": ")[-1] for l in err.splitlines() if l.startswith("kvm_bt_page_blocked")]
+    undone = [l for l in err.splitlines()
+              if l.startswith("kvm_bt_undo") and l.endswith("guest maps 0xFFFFF000")]
+    check(blocked == ["1", "0"], f"{tag}: the guest's own 0xFFFFF000 mapping blocks the page, "
+          "its removal unblocks it", str(blocked))
+    check(len(undone) >= 10, f"{tag}: every translation undone while the guest maps 0xFFFFF000",
+          f"{len(undone)} undo events")
+    magic_pa = code_page + 4 * slot_words * SMC_MAGIC_SLOT
+    again = [s for s in stats.get("sites", []) if s["pa"] == magic_pa]
+    check(any(s.get("translation", {}).get("state") == "translated" for s in again),
+          f"{tag}: translated again once the guest's mapping is gone", str(again))
     print(f"  {tag}: {len(dropped)} dropped site records; translator {tr}")
 
 
