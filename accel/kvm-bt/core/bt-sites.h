@@ -95,10 +95,12 @@ typedef struct KvmBtPatchTable {
 
 /*
  * Measured on the stock guest with the test workload under -icount
- * (exits after boot + workload; trap mode 493k, pv 99k): threshold 1: 71.0k,
- * 4: 72.5k, 16: 76.9k, 64: 92.4k, 256: 127.4k. 16 keeps most of the gain
- * while leaving run-once boot code alone (fewer patches, less safe work
- * that stops every vCPU, fewer stubs in the translation cache).
+ * (exits after boot + workload, -seed 1; trap mode 497k, pv 97k): threshold 1: 71.0k,
+ * 4: 71.2k, 16: 77.3k, 64: 91.7k, 256: 125.8k (sites translated: 638, 477,
+ * 458, 299, 144). 1 and 4 save another 6k exits, almost all in boot code
+ * that soon stops running, for more patches (each is safe work that stops
+ * every vCPU) and stubs; 16 keeps most of the gain for code that keeps
+ * running, and the longer the workload the less the difference.
  */
 #define KVM_BT_HOT_THRESHOLD_DEFAULT 16
 #define KVM_BT_TC_SLOT_WORDS_DEFAULT KVM_BT_STUB_MAX_WORDS
