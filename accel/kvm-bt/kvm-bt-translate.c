@@ -247,6 +247,7 @@ void kvm_bt_site_hot(CPUState *cs, uint32_t ea, uint64_t pa, uint32_t word)
 typedef struct UndoWhy {
     const char *reason;
     bool stubs_only;
+    GArray *restored;           /* ram_addr_t of words to invalidate after unlocking */
 } UndoWhy;
 
 /* Restore one site's word if it still holds our patch; lock held. */
@@ -263,9 +264,7 @@ static bool undo_site(KvmBtPatchSite *s, void *opaque)
     if (host && qatomic_cmpxchg(host, cpu_to_be32(s->patch), cpu_to_be32(s->orig)) ==
                 cpu_to_be32(s->patch)) {
         kvm_bt_patch_undone(&bt.table, s->pa, why->reason);
-        own_write = true;
-        tb_invalidate_phys_range(ra, ra + 4);
-        own_write = false;
+        g_array_append_val(why->restored, ra);
     } else {
         kvm_bt_patch_dropped(&bt.table, s->pa);    /* the guest's word stays */
     }
@@ -280,6 +279,7 @@ static bool undo_site(KvmBtPatchSite *s, void *opaque)
 static void tlb_changed_work(CPUState *cs, run_on_cpu_data data)
 {
     bool maps = data.host_int & 1, tc_ok = data.host_int & 2;
+    g_autoptr(GArray) restored = g_array_new(false, false, sizeof(ram_addr_t));
     CPUState *other;
 
     qemu_mutex_lock(&bt.lock);
@@ -288,7 +288,7 @@ static void tlb_changed_work(CPUState *cs, run_on_cpu_data data)
         trace_kvm_bt_page_blocked(cs->cpu_index, maps);
         qatomic_set(&bt.blockers, bt.blockers + (maps ? 1 : -1));
         if (maps && bt.blockers == 1) {
-            UndoWhy why = { "guest maps 0xFFFFF000", false };
+            UndoWhy why = { "guest maps 0xFFFFF000", false, restored };
 
             kvm_bt_patch_foreach(&bt.table, undo_site, &why);
         }
@@ -302,12 +302,20 @@ static void tlb_changed_work(CPUState *cs, run_on_cpu_data data)
         qatomic_inc(&bt.gen);
     }
     if (!tc_ok && bt.tc_live) {
-        UndoWhy why = { "TC mapping changed", true };
+        UndoWhy why = { "TC mapping changed", true, restored };
 
         kvm_bt_patch_foreach(&bt.table, undo_site, &why);
         qatomic_inc(&bt.gen);
     }
     qemu_mutex_unlock(&bt.lock);
+    /* TCG's page locks are taken after ours elsewhere: invalidate unlocked */
+    for (guint i = 0; i < restored->len; i++) {
+        ram_addr_t ra = g_array_index(restored, ram_addr_t, i);
+
+        own_write = true;
+        tb_invalidate_phys_range(ra, ra + 4);
+        own_write = false;
+    }
 }
 
 /*
