@@ -163,18 +163,15 @@ bool kvm_bt_reflect_interrupt(CPUState *cs, int excp)
 
 /* Account a privileged-instruction exit, as the monitor sees it. */
 /* Instructions after which the guest TLB may map addresses differently. */
-static bool changes_tlb(uint32_t word)
+static bool changes_tlb(KvmBtExitClass cls, uint32_t word)
 {
-    PPCInsn insn;
-
-    ppc_insn_decode(word, &insn);
-    switch (insn.kind) {
-    case PPC_INSN_TLBWE:
-    case PPC_INSN_TLBIVAX:
-    case PPC_INSN_TLBILX:
+    switch (cls) {
+    case KVM_BT_EXIT_TLBWE:
+    case KVM_BT_EXIT_TLBIVAX:
+    case KVM_BT_EXIT_TLBILX:
         return true;
-    case PPC_INSN_MTSPR:
-        return insn.spr == SPR_MMUCSR0;
+    case KVM_BT_EXIT_MTSPR:
+        return ppc_spr(word) == SPR_MMUCSR0;
     default:
         return false;
     }
@@ -200,13 +197,14 @@ static void handle_exit(CPUState *cs, KvmBtVcpu *v)
             ea = v->stub_resume - 4;
         }
     }
-    v->tlb_op = kvm_bt_state.bt && changes_tlb(v->exit_word) ? v->exit_word : 0;
+    v->tlb_op = kvm_bt_state.bt && changes_tlb(cls, v->exit_word);
+    v->tlb_op_tlbwe = cls == KVM_BT_EXIT_TLBWE;
     qemu_mutex_lock(&v->lock);
     site = kvm_bt_sites_find(&v->sites, ea, v->exit_word);
     if (!site) {
         uint64_t pa = -1;
 
-        kvm_bt_translate(cs, ea, true, false, &pa);
+        kvm_bt_translate(cs, ea, true, &pa);
         site = kvm_bt_sites_get(&v->sites, ea, v->exit_word, pa, cls);
     }
     if (site) {
@@ -250,8 +248,8 @@ static void after_step(CPUState *cs, KvmBtVcpu *v)
     }
     v->stub_resume = 0;
     if (v->tlb_op) {
-        kvm_bt_tlb_changed(cs, v->tlb_op);
-        v->tlb_op = 0;
+        v->tlb_op = false;
+        kvm_bt_tlb_changed(cs, v->tlb_op_tlbwe);
     }
 }
 

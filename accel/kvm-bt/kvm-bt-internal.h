@@ -52,7 +52,8 @@ typedef struct KvmBtVcpu {
     bool own_exit;              /* the EXCP_INTERRUPT to come is our own exit_request */
     uint64_t stub_next;         /* an exit in a stub: its PC + 4 ... */
     uint32_t stub_resume;       /* ... continues here, after the site (0: none) */
-    uint32_t tlb_op;            /* word of an exit that may change the guest TLB, or 0 */
+    bool tlb_op;                /* the exit may change the guest TLB ... */
+    bool tlb_op_tlbwe;          /* ... and is a tlbwe */
 } KvmBtVcpu;
 
 typedef struct KvmBtState {
@@ -102,7 +103,7 @@ bool kvm_bt_bt_uses_page(void);
 bool kvm_bt_pc_in_tc(uint64_t pc);
 uint32_t kvm_bt_stub_resume(uint64_t pc);
 void kvm_bt_site_hot(CPUState *cs, uint32_t ea, uint64_t pa, uint32_t word);
-void kvm_bt_tlb_changed(CPUState *cs, uint32_t word);
+void kvm_bt_tlb_changed(CPUState *cs, bool tlbwe);
 void kvm_bt_bt_fdt(void *fdt, hwaddr kernel_base, hwaddr kernel_size);
 bool kvm_bt_site_translation(uint64_t pa, KvmBtPatchSite *out);
 void kvm_bt_bt_summary(KvmBtSummary *sum);

@@ -68,6 +68,7 @@ typedef struct KvmBtTranslator {
     KvmBtPatchTable table;
     uint64_t tc_pa;             /* reserved in the device tree; tc_size 0: none */
     uint32_t tc_size;
+    uint8_t *tc_host;           /* where the host sees it, once tc_live */
     bool tc_live;               /* TC effective address known */
     unsigned blockers;          /* vCPUs whose own TLB maps 0xFFFFF000 */
     bool *maps_magic;           /* per vCPU */
@@ -96,20 +97,10 @@ bool kvm_bt_pc_in_tc(uint64_t pc)
     return qatomic_read(&bt.tc_live) && (uint32_t)pc - bt.table.tc.ea < bt.tc_size;
 }
 
-/* Host pointer and ram_addr of one guest-physical RAM word. */
+/* Host pointer and ram_addr of one aligned guest-physical RAM word. */
 static uint32_t *ram_word(uint64_t pa, ram_addr_t *ra)
 {
-    MemoryRegion *mr;
-    hwaddr xlat, len = 4;
-
-    RCU_READ_LOCK_GUARD();
-    mr = address_space_translate(&address_space_memory, pa, &xlat, &len, true,
-                                 MEMTXATTRS_UNSPECIFIED);
-    if (!memory_region_is_ram(mr) || len < 4 || (pa & 3)) {
-        return NULL;
-    }
-    *ra = memory_region_get_ram_addr(mr) + xlat;
-    return (uint32_t *)((uint8_t *)memory_region_get_ram_ptr(mr) + xlat);
+    return (pa & 3) ? NULL : kvm_bt_guest_ram(pa, 4, ra);
 }
 
 /* After changing guest code: old translated blocks go, the page stays watched. */
@@ -141,8 +132,9 @@ static bool tc_usable(CPUState *cs, uint32_t ea, uint64_t pa)
         return false;
     }
     if (!bt.tc_live) {
-        if (!kvm_bt_tc_init(&bt.table, bt.tc_pa, tc_ea, bt.tc_size,
-                            KVM_BT_TC_SLOT_WORDS_DEFAULT)) {
+        bt.tc_host = kvm_bt_guest_ram(bt.tc_pa, bt.tc_size, NULL);
+        if (!bt.tc_host || !kvm_bt_tc_init(&bt.table, bt.tc_pa, tc_ea, bt.tc_size,
+                                           KVM_BT_TC_SLOT_WORDS_DEFAULT)) {
             return false;
         }
         qatomic_set(&bt.tc_live, true);
@@ -324,15 +316,13 @@ static void tlb_changed_work(CPUState *cs, run_on_cpu_data data)
  * 0xFFFFF000 or the TC matters (or any, while this vCPU maps 0xFFFFF000:
  * the write may have evicted that entry). Anything else rechecks.
  */
-void kvm_bt_tlb_changed(CPUState *cs, uint32_t word)
+void kvm_bt_tlb_changed(CPUState *cs, bool tlbwe)
 {
     struct kvm_sregs sregs;
-    PPCInsn insn;
     uint64_t pa;
     bool maps, tc_ok = true;
 
-    ppc_insn_decode(word, &insn);
-    if (insn.kind == PPC_INSN_TLBWE && !bt.maps_magic[cs->cpu_index]) {
+    if (tlbwe && !bt.maps_magic[cs->cpu_index]) {
         uint32_t epn;
 
         kvm_bt_get_sregs(cs, &sregs);
@@ -358,12 +348,11 @@ void kvm_bt_tlb_changed(CPUState *cs, uint32_t word)
  */
 uint32_t kvm_bt_stub_resume(uint64_t pc)
 {
-    uint64_t pa = bt.tc_pa + ((uint32_t)pc - bt.table.tc.ea) + 4;
-    uint32_t word;
+    /* on every fallback exit: the TC's own host mapping, no memory lookup */
+    uint32_t word = ldl_be_p(bt.tc_host + ((uint32_t)pc - bt.table.tc.ea) + 4);
     PPCInsn insn;
 
-    if (!kvm_bt_read_phys(pa, &word, 4) || !ppc_insn_decode(be32_to_cpu(word), &insn) ||
-        insn.kind != PPC_INSN_B || insn.aa || insn.lk) {
+    if (!ppc_insn_decode(word, &insn) || insn.kind != PPC_INSN_B || insn.aa || insn.lk) {
         return 0;
     }
     return (uint32_t)pc + 4 + insn.imm;

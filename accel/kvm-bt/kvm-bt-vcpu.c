@@ -4,9 +4,12 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include "qemu/osdep.h"
+#include "qemu/rcu.h"
 #include "cpu.h"
 #include "internal.h"
 #include "exec/cpu-common.h"
+#include "exec/memory.h"
+#include "exec/address-spaces.h"
 #include "sysemu/dma.h"
 #include "hw/ppc/ppc.h"
 #include "kvm-bt-internal.h"
@@ -121,7 +124,8 @@ void kvm_bt_get_sregs(CPUState *cs, struct kvm_sregs *sregs)
     sregs->u.e.tlbcfg[1] = env->spr[SPR_BOOKE_TLB1CFG];
 }
 
-bool kvm_bt_translate(CPUState *cs, uint64_t ea, bool ifetch, bool raw, uint64_t *pa)
+/* Look @ea up as MMU context @mmu_idx would; @raw: the guest's own TLB only. */
+static bool xlate(CPUState *cs, uint64_t ea, bool ifetch, int mmu_idx, bool raw, uint64_t *pa)
 {
     PowerPCCPU *cpu = POWERPC_CPU(cs);
     KvmBtVcpu *v = kvm_bt_vcpu(cs);
@@ -131,12 +135,17 @@ bool kvm_bt_translate(CPUState *cs, uint64_t ea, bool ifetch, bool raw, uint64_t
 
     v->raw_lookup = raw;
     ok = ppc_xlate(cpu, ea, ifetch ? MMU_INST_FETCH : MMU_DATA_LOAD, &raddr, &psize,
-                   &prot, cpu_mmu_index(&cpu->env, ifetch), false);
+                   &prot, mmu_idx, false);
     v->raw_lookup = false;
     if (ok) {
         *pa = raddr;
     }
     return ok;
+}
+
+bool kvm_bt_translate(CPUState *cs, uint64_t ea, bool ifetch, uint64_t *pa)
+{
+    return xlate(cs, ea, ifetch, cpu_mmu_index(&POWERPC_CPU(cs)->env, ifetch), false, pa);
 }
 
 /* Book E 2.06 MMU index: bit 0 supervisor, bit 1 address space 1, bit 2 guest state. */
@@ -144,26 +153,24 @@ bool kvm_bt_translate(CPUState *cs, uint64_t ea, bool ifetch, bool raw, uint64_t
 
 bool kvm_bt_translate_kernel(CPUState *cs, uint64_t ea, bool ifetch, uint64_t *pa)
 {
-    PowerPCCPU *cpu = POWERPC_CPU(cs);
-    KvmBtVcpu *v = kvm_bt_vcpu(cs);
-    hwaddr raddr;
-    int psize, prot;
-    bool ok;
-
-    v->raw_lookup = true;
-    ok = ppc_xlate(cpu, ea, ifetch ? MMU_INST_FETCH : MMU_DATA_LOAD, &raddr, &psize,
-                   &prot, MMU_IDX_SUPERVISOR_AS0, false);
-    v->raw_lookup = false;
-    if (ok) {
-        *pa = raddr;
-    }
-    return ok;
+    return xlate(cs, ea, ifetch, MMU_IDX_SUPERVISOR_AS0, true, pa);
 }
 
-bool kvm_bt_read_phys(uint64_t pa, void *buf, unsigned len)
+void *kvm_bt_guest_ram(uint64_t pa, unsigned len, ram_addr_t *ra)
 {
-    return address_space_read(&address_space_memory, pa, MEMTXATTRS_UNSPECIFIED,
-                              buf, len) == MEMTX_OK;
+    MemoryRegion *mr;
+    hwaddr xlat, l = len;
+
+    RCU_READ_LOCK_GUARD();
+    mr = address_space_translate(&address_space_memory, pa, &xlat, &l, true,
+                                 MEMTXATTRS_UNSPECIFIED);
+    if (!memory_region_is_ram(mr) || l < len) {
+        return NULL;
+    }
+    if (ra) {
+        *ra = memory_region_get_ram_addr(mr) + xlat;
+    }
+    return (uint8_t *)memory_region_get_ram_ptr(mr) + xlat;
 }
 
 /*

@@ -23,9 +23,8 @@ void kvm_bt_get_sregs(CPUState *cs, struct kvm_sregs *sregs);
 /*
  * Guest TLB lookup for an effective address in the vCPU's current
  * translation context (PID, MSR[IS/DS]); false if no entry maps it.
- * @raw: the guest's own TLB only, ignoring the monitor's shared page.
  */
-bool kvm_bt_translate(CPUState *cs, uint64_t ea, bool ifetch, bool raw, uint64_t *pa);
+bool kvm_bt_translate(CPUState *cs, uint64_t ea, bool ifetch, uint64_t *pa);
 
 /*
  * The same in the kernel's own context (supervisor, address space 0) and
@@ -33,8 +32,11 @@ bool kvm_bt_translate(CPUState *cs, uint64_t ea, bool ifetch, bool raw, uint64_t
  */
 bool kvm_bt_translate_kernel(CPUState *cs, uint64_t ea, bool ifetch, uint64_t *pa);
 
-/* Guest-physical memory, as the guest's bus sees it. */
-bool kvm_bt_read_phys(uint64_t pa, void *buf, unsigned len);
+/*
+ * Guest-physical RAM [pa, pa + len) as the host maps it, and its ram_addr
+ * in *ra (if @ra); NULL unless it is all RAM.
+ */
+void *kvm_bt_guest_ram(uint64_t pa, unsigned len, ram_addr_t *ra);
 
 /*
  * Mirrored registers QEMU's fault path sets in the CPU before the interrupt
