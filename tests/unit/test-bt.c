@@ -14,6 +14,7 @@
 #include "bt-translate.h"
 #include "ppc-insn.h"
 #include "shared-page.h"
+#include "tc-place.h"
 #include "test-harness.h"
 
 #include <inttypes.h>
@@ -948,6 +949,90 @@ static void test_sites_many(void)
     kvm_bt_patch_destroy(&t);
 }
 
+/* ---- TC placement: padding between sections of a kernel ELF ----------- */
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    p[0] = v >> 24; p[1] = v >> 16; p[2] = v >> 8; p[3] = v;
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+    p[0] = v >> 8; p[1] = v;
+}
+
+/*
+ * A minimal 32-bit big-endian ELF: one PT_LOAD (flags @pflags) at vaddr
+ * 0xc0000000 / paddr 0, memsz 32 MiB, and @n allocated sections.
+ */
+static size_t make_elf(uint8_t *buf, uint32_t pflags, const uint32_t (*secs)[2], unsigned n)
+{
+    const uint32_t phoff = 52, shoff = 52 + 32;
+
+    memset(buf, 0, 4096);
+    memcpy(buf, "\x7f" "ELF", 4);
+    buf[4] = 1;                     /* ELFCLASS32 */
+    buf[5] = 2;                     /* ELFDATA2MSB */
+    put32(buf + 28, phoff);
+    put32(buf + 32, shoff);
+    put16(buf + 42, 32);
+    put16(buf + 44, 1);
+    put16(buf + 46, 40);
+    put16(buf + 48, n);
+    put32(buf + phoff, 1);          /* PT_LOAD */
+    put32(buf + phoff + 8, 0xc0000000);
+    put32(buf + phoff + 12, 0);
+    put32(buf + phoff + 20, 32 << 20);
+    put32(buf + phoff + 24, pflags);
+    for (unsigned i = 0; i < n; i++) {
+        uint8_t *sh = buf + shoff + 40 * i;
+
+        put32(sh + 8, 2);           /* SHF_ALLOC */
+        put32(sh + 12, secs[i][0]);
+        put32(sh + 20, secs[i][1]);
+    }
+    return shoff + 40 * n;
+}
+
+static void test_tc_gap(void)
+{
+    /* text, rodata ending at 0xc07ef288, then init at 16 MiB: a Linux layout */
+    static const uint32_t linux_like[][2] = {
+        { 0xc0000000, 0x6a0000 }, { 0xc06a0000, 0x14f288 }, { 0xc1000000, 0x30000 },
+    };
+    static const uint32_t tight[][2] = {
+        { 0xc0000000, 0x1000 }, { 0xc0001000, 0x3000 }, { 0xc0005000, 0x1000 },
+    };
+    uint8_t elf[4096];
+    uint64_t pa = 0;
+    uint32_t size;
+    size_t len;
+
+    len = make_elf(elf, 5 /* R+X */, linux_like, 3);
+    size = kvm_bt_tc_gap(elf, len, 16 << 10, 256 << 10, &pa);
+    CHECK(size == 256 << 10 && pa == 0x7f0000,
+          "gap after rodata: size 0x%" PRIx32 " pa 0x%" PRIx64, size, pa);
+    size = kvm_bt_tc_gap(elf, len, 16 << 10, 64 << 20, &pa);
+    CHECK(size == 0x1000000 - 0x7f0000, "whole gap when allowed: 0x%" PRIx32, size);
+
+    len = make_elf(elf, 6 /* R+W, not executable */, linux_like, 3);
+    CHECK(kvm_bt_tc_gap(elf, len, 16 << 10, 256 << 10, &pa) == 0, "no executable segment");
+
+    len = make_elf(elf, 5, tight, 3);
+    CHECK(kvm_bt_tc_gap(elf, len, 16 << 10, 256 << 10, &pa) == 0,
+          "a 4 KiB gap is below the minimum");
+    CHECK(kvm_bt_tc_gap(elf, len, 4 << 10, 256 << 10, &pa) == 4 << 10 && pa == 0x4000,
+          "a 4 KiB gap when 4 KiB will do: pa 0x%" PRIx64, pa);
+
+    len = make_elf(elf, 5, linux_like, 3);
+    elf[5] = 1;                     /* little-endian: not a ppc32 BE kernel */
+    CHECK(kvm_bt_tc_gap(elf, len, 16 << 10, 256 << 10, &pa) == 0, "little-endian ELF refused");
+    CHECK(kvm_bt_tc_gap((const uint8_t *)"not an elf", 10, 16, 256, &pa) == 0, "not an ELF");
+    elf[5] = 2;
+    put16(elf + 48, 60);            /* section headers past the end of the file */
+    CHECK(kvm_bt_tc_gap(elf, len, 16 << 10, 256 << 10, &pa) == 0, "truncated section table");
+}
+
 int main(void)
 {
     dump_stub("wrtee r4", 0x7c800106);
@@ -967,5 +1052,6 @@ int main(void)
     test_sites_state_machine();
     test_sites_tc();
     test_sites_many();
+    test_tc_gap();
     return test_summary("unit-bt");
 }
