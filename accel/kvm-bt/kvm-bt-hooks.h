@@ -25,6 +25,7 @@ bool kvm_bt_xlate_shared_page(PowerPCCPU *cpu, vaddr ea, MMUAccessType access_ty
 void kvm_bt_e500_fdt(void *fdt, hwaddr kernel_base, hwaddr kernel_size);
 void kvm_bt_code_write(ram_addr_t start, ram_addr_t end);
 bool kvm_bt_code_watched(ram_addr_t ram_addr);
+bool kvm_bt_mfspr_exits(int sprn);
 
 /*
  * An interrupt is about to be delivered (powerpc_excp_booke): a reflection
@@ -93,6 +94,15 @@ static inline void kvm_bt_code_write_hook(ram_addr_t start, ram_addr_t end)
 static inline bool kvm_bt_code_watched_hook(ram_addr_t ram_addr)
 {
     return kvm_bt_allowed && kvm_bt_code_watched(ram_addr);
+}
+
+/*
+ * Translating supervisor code that runs de-privileged: must mfspr @sprn
+ * exit although problem state may read it? (bt=on: the SPRG3-7 aliases)
+ */
+static inline bool kvm_bt_mfspr_exits_hook(int sprn)
+{
+    return kvm_bt_allowed && kvm_bt_mfspr_exits(sprn);
 }
 
 #endif

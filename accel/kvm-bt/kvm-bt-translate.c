@@ -87,6 +87,18 @@ unsigned kvm_bt_bt_gen(void)
     return qatomic_read(&bt.gen);
 }
 
+/*
+ * bt=on translates SPRG3-7 writes into page stores, so the CPU's register is
+ * stale until the next exit pulls the page. The kernel's reads of their
+ * problem-state aliases (SPR 259-263) therefore exit too and are answered
+ * after that pull (or translated into page loads); problem state itself is
+ * only entered through an exit (rfi, rfci, rfmci, mtmsr).
+ */
+bool kvm_bt_mfspr_exits(int sprn)
+{
+    return kvm_bt_state.bt && sprn >= KVM_BT_SPR_SPRG3R && sprn <= KVM_BT_SPR_SPRG7R;
+}
+
 bool kvm_bt_bt_uses_page(void)
 {
     return kvm_bt_state.bt && !qatomic_read(&bt.blockers);

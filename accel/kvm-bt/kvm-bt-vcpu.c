@@ -204,7 +204,8 @@ static const struct {
     { KVM_BT_SH_MAS7, SPR_BOOKE_MAS7, KVM_BT_SYNC_KEEP_MAS },
 };
 
-#define MSR_GUEST_WRITABLE  ((1u << MSR_EE) | (1u << MSR_RI))
+#define MSR_GUEST_WRITABLE  KVM_BT_MSR_PAGE_WRITABLE
+QEMU_BUILD_BUG_ON(MSR_GUEST_WRITABLE != ((1u << MSR_CE) | (1u << MSR_EE) | (1u << MSR_RI)));
 
 /* The monitor-private mirrors; QEMU indexes env->spr by SPR number. */
 static KvmBtPrivField priv[KVM_BT_PRIV_FIELDS_MAX];
@@ -266,7 +267,7 @@ void kvm_bt_shared_pull(CPUState *cs, uint8_t *page, unsigned flags)
         }
         env->spr[mirrored[i].spr] = ldl_be_p(page + mirrored[i].offset);
     }
-    /* EE and RI only: any other MSR change is an exit */
+    /* CE, EE and RI only: any other MSR change is an exit */
     env->msr = (env->msr & ~(target_ulong)MSR_GUEST_WRITABLE) | (msr & MSR_GUEST_WRITABLE);
     priv_init();
     for (size_t i = 0; i < nr_priv; i++) {

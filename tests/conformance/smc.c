@@ -259,8 +259,7 @@ static void test_spr(void)
 }
 
 /*
- * SPRG0-2 are supervisor-only: the page can stand in for them, so a write
- * site becomes an stw. (SPRG3-7 have user-readable aliases: never translated.)
+ * A write site becomes an stw on the page.
  */
 static void test_mtspr(void)
 {

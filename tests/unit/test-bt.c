@@ -340,8 +340,16 @@ static void test_shared_page(void)
           KVM_BT_SHARED_EA + KVM_BT_SH_PRIV_BUCSR, "sign-extended D reaches the private area");
 
     m = kvm_bt_spr_mirror(KVM_BT_SPR_SPRG3);
-    CHECK(m && m->read == KVM_BT_SPR_KVM && m->write == KVM_BT_SPR_EXIT && m->offset == 60,
-          "SPRG3 read only");
+    CHECK(m && m->read == KVM_BT_SPR_KVM && m->write == KVM_BT_SPR_KVM && m->offset == 60,
+          "SPRG3 read and write");
+    for (unsigned k = 0; k < 5; k++) {
+        /* SPRG3 is SPR 275, SPRG4-7 are 276-279: SPRGnR is SPRGn - 16 */
+        const KvmBtSprMirror *reg = kvm_bt_spr_mirror(KVM_BT_SPR_SPRG3 + k);
+        const KvmBtSprMirror *alias = kvm_bt_spr_mirror(KVM_BT_SPR_SPRG3R + k);
+
+        CHECK(reg && alias && alias->offset == reg->offset && alias->read == KVM_BT_SPR_KVM &&
+              alias->write == KVM_BT_SPR_EXIT, "SPRG%uR reads SPRG%u's field", k + 3, k + 3);
+    }
     m = kvm_bt_spr_mirror(KVM_BT_SPR_MAS7);
     CHECK(m && m->write == KVM_BT_SPR_KVM && m->offset == 176, "MAS7 high word");
     m = kvm_bt_spr_mirror(KVM_BT_SPR_PIR);
@@ -350,18 +358,21 @@ static void test_shared_page(void)
     CHECK(m && m->read == KVM_BT_SPR_PRIVATE && m->write == KVM_BT_SPR_PRIVATE, "BUCSR sink");
     CHECK(!kvm_bt_spr_mirror(22) && !kvm_bt_spr_mirror(336) && !kvm_bt_spr_mirror(702) &&
           !kvm_bt_spr_mirror(268) && !kvm_bt_spr_mirror(572), "DEC/TSR/EPR/TBL/MCSR not mirrored");
-    CHECK(n == 34, "%zu mirrors", n);
+    CHECK(n == 39, "%zu mirrors", n);
 
     for (size_t i = 0; i < n; i++) {
+        bool alias = all[i].spr >= KVM_BT_SPR_SPRG3R && all[i].spr <= KVM_BT_SPR_SPRG7R;
+
         ok &= (all[i].offset & 3) == 0 && all[i].offset < KVM_BT_SHARED_SIZE;
         ok &= all[i].offset >= KVM_BT_SH_PRIV_BASE
               ? all[i].read == KVM_BT_SPR_PRIVATE && all[i].offset < KVM_BT_SH_PRIV_END
               : all[i].read == KVM_BT_SPR_KVM && all[i].offset < KVM_BT_SH_KVM_END;
         for (size_t j = 0; j < i; j++) {
-            ok &= all[j].spr != all[i].spr && all[j].offset != all[i].offset;
+            /* only an alias shares its register's field */
+            ok &= all[j].spr != all[i].spr && (alias || all[j].offset != all[i].offset);
         }
     }
-    CHECK(ok, "mirror offsets aligned, distinct, in their area");
+    CHECK(ok, "mirror offsets aligned, distinct but for aliases, in their area");
 
     np = kvm_bt_priv_fields(priv, KVM_BT_PRIV_FIELDS_MAX);
     CHECK(np == 14 && np <= KVM_BT_PRIV_FIELDS_MAX, "%zu private fields", np);
@@ -446,6 +457,11 @@ static void test_inplace(void)
     /* named cases from a real guest */
     kvm_bt_xlat(SITE, 0x7d5342a6, 0, 0, &x);      /* mfspr r10,SPRG3 */
     CHECK(x.kind == KVM_BT_XLAT_INPLACE && x.patch == ppc_enc_lwz(10, 60 - 4096, 0), "SPRG3");
+    kvm_bt_xlat(SITE, ppc_enc_mfspr(10, KVM_BT_SPR_SPRG3R), 0, 0, &x);
+    CHECK(x.kind == KVM_BT_XLAT_INPLACE && x.patch == ppc_enc_lwz(10, 60 - 4096, 0), "SPRG3R");
+    kvm_bt_xlat(SITE, 0x7d5343a6, 0, 0, &x);      /* mtspr SPRG3,r10 */
+    CHECK(x.kind == KVM_BT_XLAT_INPLACE && x.patch == ppc_enc_stw(10, 60 - 4096, 0),
+          "mtspr SPRG3");
     kvm_bt_xlat(SITE, 0x7d75fba6, 0, 0, &x);      /* mtspr BUCSR,r11 */
     CHECK(x.kind == KVM_BT_XLAT_INPLACE &&
           x.patch == ppc_enc_stw(11, KVM_BT_SH_PRIV_BUCSR - 4096, 0), "BUCSR sink");
@@ -464,7 +480,6 @@ static void test_inplace(void)
             0x7c000000 | 0x2a6 | (3 << 21) | (22 << 16),    /* mfspr r3,DEC */
             0x7c000000 | 0x3a6 | (3 << 21) | (22 << 16),    /* mtspr DEC,r3 */
             0x7c000000 | 0x3a6 | (3 << 21) | (16 << 16) | (10 << 11),  /* mtspr TSR,r3 */
-            0x7c000000 | 0x3a6 | (3 << 21) | (19 << 16) | (8 << 11),   /* mtspr SPRG3,r3 */
             0x7c000000 | 0x3a6 | (3 << 21) | (31 << 16) | (8 << 11),   /* mtspr PVR,r3 */
             0x7c010124,                 /* mtmsr r0,1 (L=1) */
             0x38600001,                 /* li r3,1: not privileged */
@@ -478,9 +493,9 @@ static void test_inplace(void)
             ok_none &= !kvm_bt_xlat_needs_stub(words[i]);
         }
         CHECK(ok_none, "privileged instructions that keep exiting");
-        kvm_bt_xlat(SITE, 0x7c000000 | 0x3a6 | (3 << 21) | (19 << 16) | (8 << 11),
+        kvm_bt_xlat(SITE, 0x7c000000 | 0x3a6 | (3 << 21) | (31 << 16) | (8 << 11),
                     TC_EA, 32, &x);
-        CHECK(strstr(x.reason, "beyond"), "mtspr SPRG3 reason '%s'", x.reason);
+        CHECK(strstr(x.reason, "beyond"), "mtspr PVR reason '%s'", x.reason);
         kvm_bt_xlat(SITE, 0x4c000064, TC_EA, 32, &x);
         CHECK(strstr(x.reason, "interrupt return") != NULL, "rfi reason '%s'", x.reason);
     }
@@ -520,8 +535,8 @@ static bool reference(StubOp op, unsigned r, const Cpu *c, uint32_t *msr)
         return !(ee && pending);
     case OP_MTMSR:
         *msr = rs;
-        return !((rs ^ old) & ~(KVM_BT_MSR_EE | KVM_BT_MSR_RI)) &&
-               !((rs & KVM_BT_MSR_EE) && pending);
+        return !((rs ^ old) & ~KVM_BT_MSR_PAGE_WRITABLE) &&
+               !((rs & (KVM_BT_MSR_CE | KVM_BT_MSR_EE)) && pending);
     default:
         *msr = old;
         return rs == page_rd(c, KVM_BT_SH_PRIV_PID);
@@ -538,8 +553,8 @@ static void random_case(Cpu *c, StubOp op, unsigned r)
         page_wr(c, KVM_BT_SH_INT_PENDING, 1u << (rnd() % 32));
     }
     if (op == OP_MTMSR && coin()) {
-        /* change EE/RI only, or one more random bit */
-        uint32_t v = page_rd(c, KVM_BT_SH_MSR) ^ (rnd() & (KVM_BT_MSR_EE | KVM_BT_MSR_RI));
+        /* change CE/EE/RI only, or one more random bit */
+        uint32_t v = page_rd(c, KVM_BT_SH_MSR) ^ (rnd() & KVM_BT_MSR_PAGE_WRITABLE);
 
         if (coin() && coin()) {
             v ^= 1u << (rnd() % 32);

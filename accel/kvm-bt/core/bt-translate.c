@@ -31,8 +31,10 @@
 #define PAGE(off)   KVM_BT_SHARED_D(off)
 
 /* MSR bits in Power ISA bit numbering (bit 0 = MSB), for rlwinm/rlwimi masks */
+#define MSR_CE_BIT  14
 #define MSR_EE_BIT  16
 #define MSR_RI_BIT  30
+_Static_assert((0x80000000u >> MSR_CE_BIT) == KVM_BT_MSR_CE, "CE bit");
 _Static_assert((0x80000000u >> MSR_EE_BIT) == KVM_BT_MSR_EE, "EE bit");
 _Static_assert((0x80000000u >> MSR_RI_BIT) == KVM_BT_MSR_RI, "RI bit");
 
@@ -213,8 +215,8 @@ static void body_wrteei1(Stub *s, const PPCInsn *in)
 }
 
 /*
- * mtmsr rS: only EE/RI changes are shortcut; the page holds the full MSR,
- * so storing rS is then exact.
+ * mtmsr rS: only CE/EE/RI changes are shortcut; the page holds the full
+ * MSR, so storing rS is then exact.
  */
 static void body_mtmsr(Stub *s, const PPCInsn *in)
 {
@@ -222,11 +224,14 @@ static void body_mtmsr(Stub *s, const PPCInsn *in)
 
     emit(s, ppc_enc_lwz(t, PAGE(KVM_BT_SH_MSR), 0));
     emit(s, ppc_enc_xor(t, t, in->rt, false));
-    /* changed bits other than EE and RI -> the monitor (MMU, PR, CE, ...) */
+    /* changed bits other than CE, EE and RI -> the monitor (MMU, PR, ME, DE...) */
+    emit(s, ppc_enc_rlwinm(t, t, 0, MSR_CE_BIT + 1, MSR_CE_BIT - 1, false));
     emit(s, ppc_enc_rlwinm(t, t, 0, MSR_EE_BIT + 1, MSR_EE_BIT - 1, false));
     emit(s, ppc_enc_rlwinm(t, t, 0, MSR_RI_BIT + 1, MSR_RI_BIT - 1, true));
     emit_bc(s, PPC_BO_IF_FALSE, PPC_CR_EQ, L_FALLBACK);
-    emit(s, ppc_enc_andi_(t, in->rt, KVM_BT_MSR_EE));
+    /* CE or EE set: t = rS & (CE | EE) */
+    emit(s, ppc_enc_rlwinm(t, in->rt, 0, MSR_CE_BIT, MSR_CE_BIT, false));
+    emit(s, ppc_enc_rlwimi(t, in->rt, 0, MSR_EE_BIT, MSR_EE_BIT, true));
     emit_bc(s, PPC_BO_IF_TRUE, PPC_CR_EQ, L_STORE);
     emit_pending_check(s);
     label(s, L_STORE);

@@ -81,9 +81,17 @@
 #define KVM_BT_SH_PRIV_BUCSR        0x834
 #define KVM_BT_SH_PRIV_END          0x838
 
-/* MSR bits the translated stubs may change without the monitor (32-bit) */
+/*
+ * MSR bits the translated stubs may change without the monitor (32-bit).
+ * KVM's PV interface shadows EE and RI; CE (critical interrupts) is masked
+ * the same way and guarded by the same int_pending check, and QEMU's e500
+ * clears it on every base interrupt, so Linux's prologs set it back each
+ * time (DataStorage's "mtmsr CE|ME|RI").
+ */
+#define KVM_BT_MSR_CE               0x00020000u
 #define KVM_BT_MSR_EE               0x00008000u
 #define KVM_BT_MSR_RI               0x00000002u
+#define KVM_BT_MSR_PAGE_WRITABLE    (KVM_BT_MSR_CE | KVM_BT_MSR_EE | KVM_BT_MSR_RI)
 
 /* Book E SPR numbers the table below names */
 enum {
@@ -92,6 +100,11 @@ enum {
     KVM_BT_SPR_PID = 48,
     KVM_BT_SPR_DEAR = 61,
     KVM_BT_SPR_ESR = 62,
+    KVM_BT_SPR_SPRG3R = 259,    /* SPRG3R-7R: problem-state readable aliases */
+    KVM_BT_SPR_SPRG4R = 260,
+    KVM_BT_SPR_SPRG5R = 261,
+    KVM_BT_SPR_SPRG6R = 262,
+    KVM_BT_SPR_SPRG7R = 263,
     KVM_BT_SPR_SPRG0 = 272,
     KVM_BT_SPR_SPRG1 = 273,
     KVM_BT_SPR_SPRG2 = 274,
@@ -165,15 +178,24 @@ static inline const KvmBtSprMirror *kvm_bt_spr_mirrors(size_t *count)
         KVM_BT_MIRROR_(MAS6,    KVM_BT_SH_MAS6,         KVM,     KVM),
         KVM_BT_MIRROR_(MAS7,    KVM_BT_SH_MAS7,         KVM,     KVM),
         /*
-         * Read only: SPRG3-7 have problem-state readable aliases (SPR
-         * 259-263) that read the CPU register without an exit, so a write
-         * that only reached the page would leave them stale.
+         * SPRG3-7 also have problem-state readable aliases (SPRG3R-7R, SPR
+         * 259-263) that read the CPU register. A translated write reaches
+         * only the page, so under bt=on the kernel's alias reads exit too
+         * (answered from the page, or translated into page loads below),
+         * and problem state is only entered through an exit (rfi, rfci,
+         * rfmci, mtmsr), which copies the page into the CPU first.
          */
-        KVM_BT_MIRROR_(SPRG3,   KVM_BT_SH_SPRG3,        KVM,     EXIT),
-        KVM_BT_MIRROR_(SPRG4,   KVM_BT_SH_SPRG4,        KVM,     EXIT),
-        KVM_BT_MIRROR_(SPRG5,   KVM_BT_SH_SPRG5,        KVM,     EXIT),
-        KVM_BT_MIRROR_(SPRG6,   KVM_BT_SH_SPRG6,        KVM,     EXIT),
-        KVM_BT_MIRROR_(SPRG7,   KVM_BT_SH_SPRG7,        KVM,     EXIT),
+        KVM_BT_MIRROR_(SPRG3,   KVM_BT_SH_SPRG3,        KVM,     KVM),
+        KVM_BT_MIRROR_(SPRG4,   KVM_BT_SH_SPRG4,        KVM,     KVM),
+        KVM_BT_MIRROR_(SPRG5,   KVM_BT_SH_SPRG5,        KVM,     KVM),
+        KVM_BT_MIRROR_(SPRG6,   KVM_BT_SH_SPRG6,        KVM,     KVM),
+        KVM_BT_MIRROR_(SPRG7,   KVM_BT_SH_SPRG7,        KVM,     KVM),
+        KVM_BT_MIRROR_(SPRG3R,  KVM_BT_SH_SPRG3,        KVM,     EXIT),
+        KVM_BT_MIRROR_(SPRG4R,  KVM_BT_SH_SPRG4,        KVM,     EXIT),
+        KVM_BT_MIRROR_(SPRG5R,  KVM_BT_SH_SPRG5,        KVM,     EXIT),
+        KVM_BT_MIRROR_(SPRG6R,  KVM_BT_SH_SPRG6,        KVM,     EXIT),
+        KVM_BT_MIRROR_(SPRG7R,  KVM_BT_SH_SPRG7,        KVM,     EXIT),
+        /* read only */
         KVM_BT_MIRROR_(PIR,     KVM_BT_SH_PIR,          KVM,     EXIT),
         /* Monitor-private read mirrors: constant, or changed only by an exit */
         KVM_BT_MIRROR_(PID,     KVM_BT_SH_PRIV_PID,     PRIVATE, EXIT),
