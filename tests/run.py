@@ -20,6 +20,7 @@ SUITES = [
     ("unit-ppc-insn", [os.path.join(CORE, "test-ppc-insn")]),
     ("unit-site-table", [os.path.join(CORE, "test-site-table")]),
     ("unit-bt", [os.path.join(CORE, "test-bt")]),
+    ("unit-cluster", [os.path.join(CORE, "test-cluster")]),
     ("oracle", [PY, "tests/unit/ppc-insn-oracle.py", os.path.join(CORE, "ppc-insn-tool")]),
     ("boot", [PY, "tests/guest/test_boot.py"]),
     ("kvm-bt", [PY, "tests/guest/test_kvm_bt.py"]),

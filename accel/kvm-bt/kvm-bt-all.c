@@ -28,6 +28,7 @@
 bool kvm_bt_allowed;
 KvmBtState kvm_bt_state = {
     .bt = true,             /* translating is the accelerator's point */
+    .cluster = true,
     .exit_cost_ns = -1,
     .hot_threshold = KVM_BT_HOT_THRESHOLD_DEFAULT,
 };
@@ -54,6 +55,13 @@ static int kvm_bt_init_machine(MachineState *ms)
         error_report("kvm-bt: exit-cost-ns needs -icount: without it, guest time is "
                      "host time and exits already cost what they cost");
         return -EINVAL;
+    }
+    if (s->cluster_set && s->cluster && !s->bt) {
+        error_report("kvm-bt: cluster=on needs bt=on: exit clusters are the translator's");
+        return -EINVAL;
+    }
+    if (!s->bt) {
+        s->cluster = false;
     }
     if (s->stats_path) {
         /* fail now, not after the guest ran for an hour */
@@ -118,6 +126,17 @@ static bool kvm_bt_get_bt(Object *obj, Error **errp)
 static void kvm_bt_set_bt(Object *obj, bool value, Error **errp)
 {
     kvm_bt_state.bt = value;
+}
+
+static bool kvm_bt_get_cluster(Object *obj, Error **errp)
+{
+    return kvm_bt_state.cluster;
+}
+
+static void kvm_bt_set_cluster(Object *obj, bool value, Error **errp)
+{
+    kvm_bt_state.cluster = value;
+    kvm_bt_state.cluster_set = true;
 }
 
 static bool kvm_bt_get_pv(Object *obj, Error **errp)
@@ -202,6 +221,10 @@ static void kvm_bt_accel_class_init(ObjectClass *oc, void *data)
     object_class_property_add_bool(oc, "bt", kvm_bt_get_bt, kvm_bt_set_bt);
     object_class_property_set_description(oc, "bt",
         "Translate hot privileged instructions in guest memory (binary translation)");
+    object_class_property_add_bool(oc, "cluster", kvm_bt_get_cluster, kvm_bt_set_cluster);
+    object_class_property_set_description(oc, "cluster",
+        "With bt=on, step short straight-line runs of privileged instructions "
+        "in one exit (default on)");
     object_class_property_add_bool(oc, "pv", kvm_bt_get_pv, kvm_bt_set_pv);
     object_class_property_set_description(oc, "pv",
         "Offer the KVM paravirtual interface (magic page, hypercalls)");

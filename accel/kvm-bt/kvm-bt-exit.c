@@ -140,6 +140,10 @@ bool kvm_bt_reflect_interrupt(CPUState *cs, int excp)
     KvmBtExitClass cls = interrupt_class(excp);
     bool consumed;
 
+    if (v->in_run && !v->run_cut) {
+        /* the cluster stops here: what follows will exit on its own */
+        v->run_cut = POWERPC_CPU(cs)->env.nip;
+    }
     kvm_bt_sync_from_page(cs, fault_sets(excp));
     consumed = kvm_bt_try_hypercall(cs, excp);
     if (consumed) {
@@ -161,7 +165,6 @@ bool kvm_bt_reflect_interrupt(CPUState *cs, int excp)
     return consumed;
 }
 
-/* Account a privileged-instruction exit, as the monitor sees it. */
 /* Instructions after which the guest TLB may map addresses differently. */
 static bool changes_tlb(KvmBtExitClass cls, uint32_t word)
 {
@@ -177,6 +180,83 @@ static bool changes_tlb(KvmBtExitClass cls, uint32_t word)
     }
 }
 
+/* Do the words a cluster was decided on still stand in guest memory? */
+static bool run_unchanged(const KvmBtSite *site)
+{
+    return !memcmp(site->cluster_host, site->cluster_words, 4 * site->cluster.words);
+}
+
+/*
+ * The instructions to step at an exit of hot @site (bt=on): a cluster when
+ * the words after it allow one (core/bt-cluster.c), else just the one.
+ * Decided again whenever our own patches changed code, and whenever the
+ * words of a cluster changed under it (the guest rewrote its code).
+ */
+static unsigned site_run(KvmBtSite *site)
+{
+    KvmBtCluster *c = &site->cluster;
+    unsigned gen = kvm_bt_code_gen(), n = kvm_bt_cluster_window(site->ea);
+    uint32_t words[KVM_BT_CLUSTER_MAX_WORDS];
+
+    if (site->cluster_gen == gen && (c->words < 2 || run_unchanged(site))) {
+        return MAX(c->words, 1);
+    }
+    site->cluster_gen = gen;
+    if (!site->cluster_host && site->pa != (uint64_t)-1) {
+        site->cluster_host = kvm_bt_guest_ram(site->pa, 4 * n, NULL);
+    }
+    if (!site->cluster_host) {
+        c->words = 0;
+        return 1;
+    }
+    memcpy(site->cluster_words, site->cluster_host, 4 * n);
+    for (unsigned i = 0; i < n; i++) {
+        words[i] = be32_to_cpu(site->cluster_words[i]);
+    }
+    if (words[0] != site->word) {
+        c->words = 0;       /* the EA maps other code now: no run from stale words */
+    } else {
+        kvm_bt_cluster_scan(site->ea, words, n, c);
+    }
+    trace_kvm_bt_cluster(site->ea, c->words, c->absorbed, c->reason ? c->reason : "");
+    return MAX(c->words, 1);
+}
+
+/*
+ * A block of the run started at word @from and left the PC at @pc: the words
+ * it executed, as a mask. A block ends at a branch (taken or not), at an
+ * interrupt (run_cut) or at its instruction count.
+ */
+static uint16_t run_block_done(const KvmBtVcpu *v, unsigned from, uint64_t pc)
+{
+    unsigned end = v->run_words;
+    uint16_t branch = v->run.branches >> from;
+
+    if (v->run_cut) {
+        end = MIN((v->run_cut - v->run_ea) / 4, end);
+    } else if (pc > v->run_ea && pc - v->run_ea < 4 * end) {
+        end = (pc - v->run_ea) / 4;
+    }
+    if (branch) {
+        end = MIN(end, from + __builtin_ctz(branch) + 1);
+    }
+    return end > from ? (uint16_t)(((1u << end) - 1) & ~((1u << from) - 1)) : 0;
+}
+
+/* After a cluster's step: what it took along. */
+static void account_run(KvmBtVcpu *v, uint16_t done)
+{
+    unsigned absorbed = __builtin_popcount(v->run.privileged & done & ~1u);
+
+    qemu_mutex_lock(&v->lock);
+    v->cluster_runs++;
+    v->absorbed += absorbed;
+    v->run_site->cluster_runs += absorbed == v->run.absorbed;
+    v->run_site->cluster_absorbed += absorbed;
+    qemu_mutex_unlock(&v->lock);
+}
+
+/* Account a privileged-instruction exit, as the monitor sees it. */
 static void handle_exit(CPUState *cs, KvmBtVcpu *v)
 {
     struct kvm_regs regs;
@@ -199,6 +279,7 @@ static void handle_exit(CPUState *cs, KvmBtVcpu *v)
     }
     v->tlb_op = kvm_bt_state.bt && changes_tlb(cls, v->exit_word);
     v->tlb_op_tlbwe = cls == KVM_BT_EXIT_TLBWE;
+    v->run_words = 1;
     qemu_mutex_lock(&v->lock);
     site = kvm_bt_sites_find(&v->sites, ea, v->exit_word);
     if (!site) {
@@ -220,6 +301,16 @@ static void handle_exit(CPUState *cs, KvmBtVcpu *v)
                 site->exits_hot = site->exits;
             }
             hot = true;
+        }
+        if (kvm_bt_state.cluster && site->exits >= kvm_bt_state.hot_threshold &&
+            !v->stub_resume && site_run(site) > 1) {
+            v->run_words = site->cluster.words;
+            v->run = site->cluster;
+            v->run_site = site;
+            v->run_ea = ea;
+            v->tlb_op = v->run.tlb == KVM_BT_CLUSTER_TLB_TLBWE ||
+                        v->run.tlb == KVM_BT_CLUSTER_TLB_OTHER;
+            v->tlb_op_tlbwe = v->run.tlb == KVM_BT_CLUSTER_TLB_TLBWE;
         }
     }
     v->exits[cls]++;
@@ -271,19 +362,26 @@ static bool must_return(CPUState *cs)
 /*
  * Execute the instruction that exited, once, with full privilege: a
  * one-instruction block that ignores interrupts on entry, with the trap
- * flag off; exit_request brings cpu_exec() back right after it.
+ * flag off; exit_request brings cpu_exec() back right after it. A cluster
+ * (core/bt-cluster.h) runs the same way, block after block, for as long
+ * as the PC moves forward inside it: its words lie in one page and its
+ * branches only go forward, so no word runs twice.
  */
 static int step_privileged(CPUState *cs, KvmBtVcpu *v)
 {
     CPUPPCState *env = &POWERPC_CPU(cs)->env;
+    unsigned words = v->run_words;
+    uint16_t done = 0;
     int r;
 
     if (icount_enabled()) {
         /* a CF_NOIRQ block runs regardless of budget: make sure it has one */
-        if (cpu_neg(cs)->icount_decr.u16.low == 0) {
-            uint64_t take = MIN(cs->icount_extra, 0xffff);
+        uint16_t low = cpu_neg(cs)->icount_decr.u16.low;
 
-            cpu_neg(cs)->icount_decr.u16.low = take;
+        if (low < words) {
+            uint64_t take = MIN(cs->icount_extra, 0xffff - low);
+
+            cpu_neg(cs)->icount_decr.u16.low = low + take;
             cs->icount_extra -= take;
         }
         if (cpu_neg(cs)->icount_decr.u16.low == 0) {
@@ -291,14 +389,43 @@ static int step_privileged(CPUState *cs, KvmBtVcpu *v)
             v->step_pending = true;
             return EXCP_INTERRUPT;
         }
+        if (cpu_neg(cs)->icount_decr.u16.low < words) {
+            /* not enough for the cluster: this time only the exiting instruction */
+            KvmBtExitClass cls = kvm_bt_classify_insn(v->exit_word);
+
+            words = v->run_words = 1;
+            v->tlb_op = kvm_bt_state.bt && changes_tlb(cls, v->exit_word);
+            v->tlb_op_tlbwe = cls == KVM_BT_EXIT_TLBWE;
+        }
     }
     v->step_pending = false;
     set_trap(env, false);
-    cs->cflags_next_tb = (curr_cflags(cs) & ~CF_COUNT_MASK) | 1 |
-                         CF_NOIRQ | CF_NO_GOTO_TB | CF_NO_GOTO_PTR;
-    qatomic_set(&cs->exit_request, 1);
-    r = cpu_exec(cs);
+    v->in_run = words > 1;
+    v->run_cut = 0;
+    for (unsigned from = 0;;) {
+        uint16_t block;
+
+        cs->cflags_next_tb = (curr_cflags(cs) & ~CF_COUNT_MASK) | (words - from) |
+                             CF_NOIRQ | CF_NO_GOTO_TB | CF_NO_GOTO_PTR;
+        qatomic_set(&cs->exit_request, 1);
+        r = cpu_exec(cs);
+        if (words == 1) {
+            break;
+        }
+        block = run_block_done(v, from, env->nip);
+        done |= block;
+        /* on while the PC moved forward inside the run, with nothing delivered */
+        if (r != EXCP_INTERRUPT || v->run_cut || !block || env->nip <= v->run_ea + 4 * from ||
+            env->nip - v->run_ea >= 4 * words) {
+            break;
+        }
+        from = (env->nip - v->run_ea) / 4;
+    }
+    v->in_run = false;
     set_trap(env, true);
+    if (words > 1) {
+        account_run(v, done);
+    }
     after_step(cs, v);
     kvm_bt_sync_to_page(cs);
     return r;

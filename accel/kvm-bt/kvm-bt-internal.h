@@ -54,10 +54,21 @@ typedef struct KvmBtVcpu {
     uint32_t stub_resume;       /* ... continues here, after the site (0: none) */
     bool tlb_op;                /* the exit may change the guest TLB ... */
     bool tlb_op_tlbwe;          /* ... and is a tlbwe */
+    /* bt=on: the exit steps a cluster (core/bt-cluster.h) of run_words > 1 */
+    unsigned run_words;
+    KvmBtCluster run;
+    KvmBtSite *run_site;
+    uint64_t run_ea;
+    bool in_run;                /* the step is executing the run ... */
+    uint64_t run_cut;           /* ... and an interrupt came at this PC (0: none) */
+    uint64_t absorbed;          /* privileged instructions clusters took along */
+    uint64_t cluster_runs;      /* exits that stepped a cluster */
 } KvmBtVcpu;
 
 typedef struct KvmBtState {
     bool bt;
+    bool cluster;               /* bt=on: exit clusters (core/bt-cluster.h) */
+    bool cluster_set;           /* given on the command line */
     bool pv;
     uint64_t hot_threshold;     /* exits at a site on one vCPU before it is translated */
     char *stats_path;
@@ -99,6 +110,7 @@ typedef struct KvmBtSummary {
 void kvm_bt_bt_init(void);
 void kvm_bt_bt_board_ready(MachineState *ms);
 unsigned kvm_bt_bt_gen(void);
+unsigned kvm_bt_code_gen(void);
 bool kvm_bt_bt_uses_page(void);
 bool kvm_bt_pc_in_tc(uint64_t pc);
 uint32_t kvm_bt_stub_resume(uint64_t pc);

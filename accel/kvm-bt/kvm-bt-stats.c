@@ -24,6 +24,7 @@
 typedef struct Snapshot {
     uint64_t (*exits)[KVM_BT_EXIT__COUNT];   /* per vCPU */
     uint64_t total[KVM_BT_EXIT__COUNT];
+    uint64_t cluster_runs, absorbed;    /* all vCPUs */
     KvmBtSite *sites;       /* top sites over all vCPUs, most first */
     unsigned *site_cpu;
     size_t nr_sites;
@@ -59,6 +60,8 @@ static void snapshot(Snapshot *snap, long top)
 
         qemu_mutex_lock(&v->lock);
         memcpy(snap->exits[c], v->exits, sizeof(v->exits));
+        snap->cluster_runs += v->cluster_runs;
+        snap->absorbed += v->absorbed;
         want = top < 0 ? v->sites.count : MIN((size_t)top, v->sites.count);
         all = g_renew(TopSite, all, n + want);
         {
@@ -148,7 +151,20 @@ static bool site_translation(const KvmBtSite *site, KvmBtPatchSite *ps,
     return true;
 }
 
-static KvmBtTranslatorInfo *translator_info(void)
+/* The site's exit cluster, if it has one now or had one. */
+static bool site_cluster(const KvmBtSite *site)
+{
+    return kvm_bt_state.cluster && site->cluster_gen &&
+           (site->cluster.words > 1 || site->cluster_absorbed);
+}
+
+/* Instructions in the site's run now (0: it has none any more). */
+static unsigned site_cluster_words(const KvmBtSite *site)
+{
+    return site->cluster.words > 1 ? site->cluster.words : 0;
+}
+
+static KvmBtTranslatorInfo *translator_info(const Snapshot *snap)
 {
     KvmBtTranslatorInfo *t = g_new0(KvmBtTranslatorInfo, 1);
     KvmBtSummary sum;
@@ -164,6 +180,9 @@ static KvmBtTranslatorInfo *translator_info(void)
     t->tc_ea = sum.tc_ea;
     t->page_blocked = sum.page_blocked;
     t->hot_threshold = kvm_bt_state.hot_threshold;
+    t->cluster = kvm_bt_state.cluster;
+    t->cluster_runs = snap->cluster_runs;
+    t->absorbed = snap->absorbed;
     return t;
 }
 
@@ -227,11 +246,18 @@ KvmBtInfo *qmp_query_kvm_bt(bool has_top, int64_t top, Error **errp)
                 e->translation = t;
             }
         }
+        if (site_cluster(site)) {
+            e->has_cluster = true;
+            e->cluster = g_new0(KvmBtClusterInfo, 1);
+            e->cluster->words = site_cluster_words(site);
+            e->cluster->runs = site->cluster_runs;
+            e->cluster->absorbed = site->cluster_absorbed;
+        }
         QAPI_LIST_APPEND(stail, e);
     }
     if (kvm_bt_state.bt) {
         info->has_translator = true;
-        info->translator = translator_info();
+        info->translator = translator_info(&snap);
     }
     snapshot_free(&snap);
     return info;
@@ -249,9 +275,9 @@ void hmp_info_kvm_bt(Monitor *mon, const QDict *qdict)
     snapshot(&snap, DEFAULT_TOP);
     priv = sum(snap.total, true, false);
     refl = sum(snap.total, false, true);
-    monitor_printf(mon, "kvm-bt: bt=%s pv=%s exit-cost-ns=%" PRId64 "\n",
-                   kvm_bt_state.bt ? "on" : "off", kvm_bt_state.pv ? "on" : "off",
-                   kvm_bt_exit_cost_ns());
+    monitor_printf(mon, "kvm-bt: bt=%s cluster=%s pv=%s exit-cost-ns=%" PRId64 "\n",
+                   kvm_bt_state.bt ? "on" : "off", kvm_bt_state.cluster ? "on" : "off",
+                   kvm_bt_state.pv ? "on" : "off", kvm_bt_exit_cost_ns());
     monitor_printf(mon, "exits: %" PRIu64 " (privileged %" PRIu64 ", reflected %" PRIu64 ")\n",
                    priv + refl, priv, refl);
     for (int k = 0; k < KVM_BT_EXIT__COUNT; k++) {
@@ -271,6 +297,8 @@ void hmp_info_kvm_bt(Monitor *mon, const QDict *qdict)
                        sum.tc_live + sum.tc_retired, sum.tc_total, sum.tc_ea, sum.tc_pa,
                        sum.page_blocked ? "; blocked: the guest maps 0xFFFFF000" : "",
                        kvm_bt_state.hot_threshold);
+        monitor_printf(mon, "exit clusters: %" PRIu64 " exits took along %" PRIu64
+                       " privileged instructions\n", snap.cluster_runs, snap.absorbed);
     }
     monitor_printf(mon, "top sites:\n%4s %10s %10s %-20s %12s  %s\n",
                    "cpu", "ea", "pa", "instruction", "exits", "translation");
@@ -284,6 +312,13 @@ void hmp_info_kvm_bt(Monitor *mon, const QDict *qdict)
             xl = g_strdup_printf("%s %s (%" PRIu64 " exits after)",
                                  kvm_bt_xlat_kind_name(ps.kind),
                                  kvm_bt_patch_state_name(ps.state), after);
+        }
+        if (site_cluster(&snap.sites[i])) {
+            g_autofree char *prev = xl;
+
+            xl = g_strdup_printf("%s%scluster of %u (%" PRIu64 " absorbed)", prev ? prev : "",
+                                 prev ? ", " : "", site_cluster_words(&snap.sites[i]),
+                                 snap.sites[i].cluster_absorbed);
         }
         monitor_printf(mon, "%4u 0x%08" PRIx32 " 0x%08" PRIx64 " %-20s %12" PRIu64 "  %s\n",
                        snap.site_cpu[i], snap.sites[i].ea, snap.sites[i].pa, text,
@@ -321,9 +356,11 @@ void kvm_bt_stats_write_file(void)
     snapshot(&snap, -1);
     priv = sum(snap.total, true, false);
     refl = sum(snap.total, false, true);
-    g_string_append_printf(out, "{\n  \"accel\": {\"bt\": %s, \"pv\": %s, \"exit_cost_ns\": %" PRId64 "},\n",
-                           kvm_bt_state.bt ? "true" : "false", kvm_bt_state.pv ? "true" : "false",
-                           kvm_bt_exit_cost_ns());
+    g_string_append_printf(out, "{\n  \"accel\": {\"bt\": %s, \"cluster\": %s, \"pv\": %s, "
+                           "\"exit_cost_ns\": %" PRId64 "},\n",
+                           kvm_bt_state.bt ? "true" : "false",
+                           kvm_bt_state.cluster ? "true" : "false",
+                           kvm_bt_state.pv ? "true" : "false", kvm_bt_exit_cost_ns());
     g_string_append_printf(out, "  \"exits\": {\"total\": %" PRIu64 ", \"privileged\": %" PRIu64
                            ", \"reflected\": %" PRIu64 ", \"by_class\": ", priv + refl, priv, refl);
     json_classes(out, snap.total);
@@ -356,6 +393,11 @@ void kvm_bt_stats_write_file(void)
                                    ps.reason ? "\"" : "", ps.reason ? ps.reason : "null",
                                    ps.reason ? "\"" : "", before, after, ps.patch, ps.stub_ea);
         }
+        if (site_cluster(site)) {
+            g_string_append_printf(out, ", \"cluster\": {\"words\": %u, \"runs\": %" PRIu64
+                                   ", \"absorbed\": %" PRIu64 "}", site_cluster_words(site),
+                                   site->cluster_runs, site->cluster_absorbed);
+        }
         g_string_append(out, "}");
     }
     g_string_append(out, "\n  ]");
@@ -366,10 +408,14 @@ void kvm_bt_stats_write_file(void)
         g_string_append_printf(out, ",\n  \"translator\": {\"translated\": %zu, \"refused\": %zu, "
                                "\"dropped\": %zu, \"undone\": %zu, \"tc_used\": %u, "
                                "\"tc_total\": %u, \"tc_pa\": %" PRIu64 ", \"tc_ea\": %" PRIu32
-                               ", \"page_blocked\": %s, \"hot_threshold\": %" PRIu64 "}",
+                               ", \"page_blocked\": %s, \"hot_threshold\": %" PRIu64
+                               ", \"cluster\": %s, \"cluster_runs\": %" PRIu64
+                               ", \"absorbed\": %" PRIu64 "}",
                                sum.translated, sum.refused, sum.dropped, sum.undone,
                                sum.tc_live + sum.tc_retired, sum.tc_total, sum.tc_pa, sum.tc_ea,
-                               sum.page_blocked ? "true" : "false", kvm_bt_state.hot_threshold);
+                               sum.page_blocked ? "true" : "false", kvm_bt_state.hot_threshold,
+                               kvm_bt_state.cluster ? "true" : "false", snap.cluster_runs,
+                               snap.absorbed);
     }
     g_string_append(out, "\n}\n");
     snapshot_free(&snap);

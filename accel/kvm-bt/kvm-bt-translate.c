@@ -73,6 +73,7 @@ typedef struct KvmBtTranslator {
     unsigned blockers;          /* vCPUs whose own TLB maps 0xFFFFF000 */
     bool *maps_magic;           /* per vCPU */
     unsigned gen;               /* bumped when earlier decisions may no longer hold */
+    unsigned code_gen;          /* bumped whenever a patch comes or goes */
     uint64_t ram_base;          /* ram_addr of guest RAM at guest-physical 0 */
     uint64_t ram_size;
 } KvmBtTranslator;
@@ -85,6 +86,11 @@ static __thread bool own_write;
 unsigned kvm_bt_bt_gen(void)
 {
     return qatomic_read(&bt.gen);
+}
+
+unsigned kvm_bt_code_gen(void)
+{
+    return qatomic_read(&bt.code_gen);
 }
 
 /*
@@ -118,6 +124,7 @@ static uint32_t *ram_word(uint64_t pa, ram_addr_t *ra)
 /* After changing guest code: old translated blocks go, the page stays watched. */
 static void code_changed(ram_addr_t ra, unsigned len)
 {
+    qatomic_inc(&bt.code_gen);
     own_write = true;
     tb_invalidate_phys_range(ra, ra + len);
     own_write = false;
@@ -320,6 +327,9 @@ static void tlb_changed_work(CPUState *cs, run_on_cpu_data data)
         tb_invalidate_phys_range(ra, ra + 4);
         own_write = false;
     }
+    if (restored->len) {
+        qatomic_inc(&bt.code_gen);
+    }
 }
 
 /*
@@ -387,6 +397,7 @@ void kvm_bt_code_write(ram_addr_t start, ram_addr_t end)
 
             if (s && s->state == KVM_BT_PATCH_TRANSLATED) {
                 kvm_bt_patch_dropped(&bt.table, pa);
+                qatomic_inc(&bt.code_gen);
                 trace_kvm_bt_drop(s->ea, pa);
             }
         }
@@ -456,6 +467,7 @@ static void bt_reset(void *opaque)
     bt.blockers = 0;
     memset(bt.maps_magic, 0, kvm_bt_state.nr_vcpus * sizeof(bool));
     qatomic_inc(&bt.gen);
+    qatomic_inc(&bt.code_gen);
     qemu_mutex_unlock(&bt.lock);
 }
 

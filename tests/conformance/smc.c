@@ -20,6 +20,8 @@
  *   smc.toggle.*   mfspr r3,SPRG5 <-> li r3,imm, several rounds
  *   smc.alias.*    mfspr r3,SPRG2 overwritten through a second, data-only
  *                  mapping of the code page (TLB1 entry 3)
+ *   smc.cluster.*  tlbsx; tlbre (an exit cluster under bt=on) -> tlbsx;
+ *                  mfspr r3,SPRG1: the rewritten word must exit on its own
  *
  * Output as the conformance payload: "PASS name", "FAIL name: detail",
  * "INFO name=value" (the code page address, for the test to find the
@@ -86,6 +88,12 @@ static uint32_t enc_li(unsigned rd, int16_t imm)
 
 #define INSN_BLR    0x4e800020u
 #define INSN_NOP    0x60000000u
+#define INSN_TLBRE  0x7c000764u
+
+static uint32_t enc_tlbsx(unsigned rb)
+{
+    return OP_X(914) | (rb << 11);                      /* tlbsx 0,rB */
+}
 
 /* ---- interrupts -------------------------------------------------------- */
 
@@ -147,6 +155,7 @@ enum {
     SLOT_TOGGLE,    /* mfspr r3,SPRG5 <-> li r3,imm */
     SLOT_ALIAS,     /* mfspr r3,SPRG2, rewritten through ALIAS_EA */
     SLOT_MAGIC,     /* mfspr r3,SPRG1 while the guest maps 0xFFFFF000 */
+    SLOT_CLUSTER,   /* tlbsx 0,r3; tlbre; mfspr r3,MAS1 -> tlbsx 0,r3; mfspr r3,SPRG1 */
     SLOT__COUNT
 };
 
@@ -207,6 +216,11 @@ static void build_slot(unsigned slot, uint32_t site)
 static void rewrite_slot(unsigned slot, uint32_t site)
 {
     patch_word(slot_at(slot), slot_at(slot), site);
+}
+
+static void rewrite_slot_word(unsigned slot, unsigned word, uint32_t insn)
+{
+    patch_word(slot_at(slot) + word, slot_at(slot) + word, insn);
 }
 
 /* ---- tests -------------------------------------------------------------- */
@@ -463,6 +477,42 @@ static void test_alias(void)
     CHECK_EQ("smc.alias.no_interrupts", "interrupts taken", irqs_taken() - before, 0);
 }
 
+/*
+ * tlbsx; tlbre: privileged instructions the translator leaves alone, so
+ * under bt=on the exit at the first steps both (an exit cluster). When the
+ * guest rewrites the second, the monitor must see it: the new word exits on
+ * its own (and gets translated) instead of being taken along unseen.
+ */
+static void test_cluster(void)
+{
+    uint32_t *s = slot_at(SLOT_CLUSTER);
+    uint32_t code = (uint32_t)code_page;
+    uint32_t want_mas1;
+    struct first_bad b = FIRST_BAD_INIT;
+
+    build_slot(SLOT_CLUSTER, enc_tlbsx(3));
+    s[1] = INSN_TLBRE;
+    s[2] = enc_mfspr(3, SPR_MAS1);
+    s[3] = INSN_BLR;
+    code_sync(s, s);
+    /* the code page's own TLB1 entry, as the slot finds it */
+    mtspr(SPR_MAS6, 0);
+    asm volatile("tlbsx 0,%0\n\ttlbre" :: "r"(code) : "memory");
+    want_mas1 = mfspr(SPR_MAS1);
+    for (int i = 0; i < LOOPS; i++) {
+        mtspr(SPR_MAS1, 0);
+        note(&b, call_slot(SLOT_CLUSTER, code), want_mas1);
+    }
+    REPORT("smc.cluster.hot", "tlbsx; tlbre; mfspr MAS1 function finds the code page", b);
+    CHECK_EQ("smc.cluster.valid", "the entry found is valid", want_mas1 >> 31, 1);
+
+    s[2] = INSN_BLR;
+    code_sync(&s[2], &s[2]);
+    rewrite_slot_word(SLOT_CLUSTER, 1, enc_mfspr(3, SPR_SPRG1));
+    b = loop_reads(SLOT_CLUSTER, 11, 1);
+    REPORT("smc.cluster.rewritten", "second word rewritten to mfspr r3,SPRG1 returns SPRG1", b);
+}
+
 /* ---- main ------------------------------------------------------------------------ */
 
 /*
@@ -524,6 +574,7 @@ void payload_main(void)
     test_toggle();
     test_alias();
     test_magic_mapping();
+    test_cluster();
     CHECK_EQ("smc.no_interrupts", "interrupts taken", irqs_taken(), 0);
 
     puts_("SMC done passed=");

@@ -15,7 +15,11 @@
 - exit counts under -icount: bt=on far below trap-and-emulate and below the
   paravirtual guest;
 - the hot-threshold option: bad values refused at startup, a huge threshold
-  translates nothing; bt=off reports no translator.
+  translates nothing; bt=off reports no translator;
+- exit clusters: the TLB-miss handler's tlbwe steps on to its rfi in one
+  exit (QMP, and the words in guest memory), the exits they avoid are what
+  cluster=off has more, and a guest rewriting a word of a cluster makes that
+  word exit on its own again (smc.c); cluster=on without bt=on is refused.
 
 Independent QEMUs run in parallel; checks are printed in a fixed order.
 """
@@ -37,15 +41,24 @@ ICOUNT = g.ICOUNT
 CONFORMANCE = os.path.join(g.GUESTS, "conformance.elf")
 SMC = os.path.join(g.GUESTS, "smc.elf")
 SMC_MAGIC_SLOT = 7      # smc.c SLOT_MAGIC: mfspr r3,SPRG1 while the guest maps 0xFFFFF000
+SMC_CLUSTER_SLOT = 8    # smc.c SLOT_CLUSTER: tlbsx 0,r3; tlbre -> tlbsx 0,r3; mfspr r3,SPRG1
+SMC_LOOPS = 64
+MFSPR_R3_SPRG1 = 0x7c7142a6
+RFI = 0x4c000064
 DEFAULT_HOT_THRESHOLD = 16
 # smc.c's code page: slot index -> (what the site was, the kind of its first translation)
 SMC_SLOTS = {0: ("mfspr SPRG0", "inplace"), 2: ("mfmsr", "inplace"), 3: ("wrteei", "stub"),
              4: ("wrtee", "stub"), 5: ("mfspr SPRG5 (toggled)", "inplace"),
              6: ("mfspr SPRG2 (written through an alias)", "inplace")}
-# Measured with TEST_ITERS under -icount -seed 1: trap 497k, PV guest 97.4k, bt=on 77.3k
-# (0.79x pv, 0.16x trap), the same run after run.
-BT_VS_PV = 0.8
-BT_VS_TRAP = 0.25
+# Measured with TEST_ITERS under -icount -seed 1: trap 497k, PV guest 97.4k, bt=on 69.7k
+# (0.716x pv, 0.140x trap; 73.4k with cluster=off), the same run after run. The
+# issue's targets (0.8x, 0.25x, for the full workload) are met with room; these
+# bounds catch a regression of either clusters or translations.
+BT_VS_PV = 0.75
+BT_VS_TRAP = 0.16
+# exits(cluster=off) - exits(cluster=on) against the exits clusters report
+# avoided: measured 19 apart of 73.4k (the runs' schedules differ slightly)
+CLUSTER_ACCOUNT_SLACK = 0.01
 
 results = g.Results()
 check = results.check
@@ -241,11 +254,14 @@ TC_SLOT_WORDS = 32      # KVM_BT_STUB_MAX_WORDS: 2048 slots in 256 KiB
 def inspect_memory(q, query):
     """Guest memory after power-off: the word at every top-200 site and the
     used part of the translation cache (located through info kvm-bt)."""
-    words = {}
+    words, runs = {}, {}
     for s in query.get("sites", []):
         if s["pa"] not in words:
             got = xp_words(q, s["pa"], 1)
             words[s["pa"]] = got[0] if got else None
+        n = (s.get("cluster") or {}).get("words", 0)
+        if n and s["pa"] not in runs:
+            runs[s["pa"]] = xp_words(q, s["pa"], n)
     tc = None
     m = TC_RE.search(hmp(q, "info kvm-bt"))
     if m:
@@ -254,7 +270,7 @@ def inspect_memory(q, query):
         for off in range(0, used * TC_SLOT_WORDS, 256):
             tcw += xp_words(q, tc_pa + 4 * off, min(256, used * TC_SLOT_WORDS - off))
         tc = (tc_ea, tc_pa, tcw)
-    return {"site": words, "tc": tc}
+    return {"site": words, "tc": tc, "runs": runs}
 
 
 # ---- the jobs ------------------------------------------------------------------
@@ -282,6 +298,7 @@ def jobs(tmp):
         "linux-off-qmp": (run_linux_qmp, (tmp, "linux-off-qmp", "kvm-bt,bt=off",
                                           {b: 0 for b in g.BENCHES})),
         "linux-trap": (run_linux, (tmp, "linux-trap", "kvm-bt,bt=off", "stock", 1, ICOUNT)),
+        "linux-nocl": (run_linux, (tmp, "linux-nocl", "kvm-bt,cluster=off", "stock", 1, ICOUNT)),
         "linux-pv": (run_linux, (tmp, "linux-pv", "kvm-bt,bt=off,pv=on", "pv", 1, ICOUNT)),
     }
 
@@ -411,6 +428,22 @@ def check_smc(r):
           f"{tag}: translated again once the guest's mapping is gone", str(again))
     print(f"  {tag}: {len(dropped)} dropped site records; translator {tr}")
 
+    cl_pa = code_page + 4 * slot_words * SMC_CLUSTER_SLOT
+    for key, tag, threshold in (("smc-bt1", "smc, bt=on,hot-threshold=1", 1),
+                                ("smc-bt", "smc, bt=on (default threshold)",
+                                 DEFAULT_HOT_THRESHOLD)):
+        sites = (r[key][4] or {}).get("sites", [])
+        head = [s for s in sites if s["pa"] == cl_pa and s["class"] == "tlbsx"]
+        absorbed = sum((s.get("cluster") or {}).get("absorbed", 0) for s in head)
+        check(absorbed == SMC_LOOPS - threshold + 1,
+              f"{tag}: tlbsx; tlbre is one exit from its {threshold}th exit on",
+              str(head))
+        new = [s for s in sites if s["pa"] == cl_pa + 4 and s["word"] == MFSPR_R3_SPRG1]
+        check(any(s["count"] >= threshold and
+                  s.get("translation", {}).get("state") == "translated" for s in new),
+              f"{tag}: the word the guest wrote into the cluster exits on its own and is "
+              "translated", str(new))
+
 
 def check_linux(r, syms, text):
     rc, out, ref_rows, _ = r["linux-tcg"]
@@ -438,7 +471,7 @@ def check_linux(r, syms, text):
 
     # ---- QMP / HMP after power-off -----------------------------------------------------
     tag = "query-kvm-bt (bt=on)"
-    query, stats, mem = query or {}, stats or {}, mem or {"site": {}, "tc": None}
+    query, stats, mem = query or {}, stats or {}, mem or {"site": {}, "tc": None, "runs": {}}
     tr = query.get("translator")
     st = stats.get("translator") or {}
     check(query.get("bt") is True and tr is not None, f"{tag}: bt on, translator present",
@@ -528,6 +561,43 @@ def check_linux(r, syms, text):
     check("translator:" in info and "translation" in info,
           "info kvm-bt: translator line and translation column", info[:600])
 
+    # ---- exit clusters ------------------------------------------------------------
+    tag = "exit clusters (bt=on)"
+    check(tr.get("cluster") is True and tr.get("cluster-runs", 0) > 0 and
+          tr.get("absorbed", 0) >= tr.get("cluster-runs", 0),
+          f"{tag}: on, run, and each run took along at least one exit", str(tr))
+    tlbwe = [s for s in sites if s["class"] == "tlbwe" and s.get("cluster")]
+    check(tlbwe and tlbwe[0]["cluster"]["words"] >= 2 and
+          tlbwe[0]["cluster"]["absorbed"] >= tlbwe[0]["count"] // 2,
+          f"{tag}: the hottest tlbwe steps a cluster and takes most of its exits along",
+          str([(hex(s["ea"]), s["count"], s.get("cluster")) for s in sites
+               if s["class"] == "tlbwe"][:3]))
+    if tlbwe:
+        s = tlbwe[0]
+        run = mem["runs"].get(s["pa"], [])
+        check(len(run) == s["cluster"]["words"] and run[0] == s["word"] and run[-1] == RFI,
+              f"{tag}: guest memory (xp) holds the run from the tlbwe to its rfi",
+              str([hex(w) for w in run]))
+        print(f"  INFO cluster at 0x{s['ea']:08x} {symbolize(syms, s['ea'])}: "
+              f"{s['cluster']['words']} words, {s['cluster']['absorbed']} exits avoided of "
+              f"{s['count'] + s['cluster']['absorbed']}")
+    listed = sum((s.get("cluster") or {}).get("absorbed", 0) for s in sites)
+    check(0 < listed <= tr.get("absorbed", 0), f"{tag}: top sites' absorbed within the total",
+          f"{listed} vs {tr.get('absorbed')}")
+    check("exit clusters:" in info and "cluster of" in info,
+          "info kvm-bt: cluster line and column", info[:800])
+    rc, out, rows, nocl = r["linux-nocl"]
+    check(rc == 0 and g.deterministic(rows) == ref, "Linux, kvm-bt,cluster=off -icount: "
+          "workload output identical to tcg", trouble(out))
+    if nocl and stats.get("exits"):
+        on, off = stats["exits"]["total"], nocl["exits"]["total"]
+        saved = st.get("absorbed", 0)
+        check((nocl.get("translator") or {}).get("absorbed") == 0 and
+              abs(off - on - saved) <= CLUSTER_ACCOUNT_SLACK * off,
+              f"{tag}: cluster=off exits = cluster=on exits + absorbed, within "
+              f"{CLUSTER_ACCOUNT_SLACK:.0%}", f"off {off}, on {on}, absorbed {saved}")
+        print(f"  INFO cluster=off {off} exits, cluster=on {on} + {saved} absorbed")
+
     # ---- bt=off: no translator ------------------------------------------------------
     rc, out, _, q_off, info_off, _, st_off = r["linux-off-qmp"]
     check(q_off is not None and q_off.get("bt") is False and "translator" not in q_off and
@@ -572,31 +642,29 @@ def check_exit_counts(r, bt_stats):
           f"bt {b}, trap {t}")
 
 
-BAD_THRESHOLDS = [("0", "hot-threshold"), ("-1", "hot-threshold"),
-                  ("x", "hot-threshold")]
+# (options, what the error must name): each must stop QEMU before the guest runs
+BAD_OPTIONS = [("hot-threshold=0", "hot-threshold"), ("hot-threshold=-1", "hot-threshold"),
+               ("hot-threshold=x", "hot-threshold"), ("bt=off,cluster=on", "cluster=on needs bt=on")]
 
 
-def check_bad_thresholds():
-    """Each bad value must stop QEMU before the guest runs (the payload powers
-    off by itself if it does run)."""
-    for value, msg in BAD_THRESHOLDS:
+def check_bad_options():
+    """The payload powers off by itself if it does run."""
+    for opts, msg in BAD_OPTIONS:
         with tempfile.TemporaryDirectory() as tmp:
             stats = os.path.join(tmp, "stats.json")
             try:
                 p = subprocess.run([g.QEMU, "-nographic", "-nic", "none", "-M", "ppce500",
                                     "-cpu", "e500mc", "-accel",
-                                    f"kvm-bt,hot-threshold={value},stats-file={stats}",
+                                    f"kvm-bt,{opts},stats-file={stats}",
                                     "-kernel", CONFORMANCE], stdin=subprocess.DEVNULL,
                                    capture_output=True, text=True, timeout=60)
             except subprocess.TimeoutExpired:
-                check(False, f"hot-threshold={value}: rejected at startup", "QEMU kept running")
+                check(False, f"{opts}: rejected at startup", "QEMU kept running")
                 continue
             ran = "CONFORMANCE start" in p.stdout
-            taken = ((load_json(stats) or {}).get("translator") or {}).get("hot_threshold")
             check(p.returncode == 1 and msg in p.stderr and not ran,
-                  f"hot-threshold={value}: rejected at startup",
-                  f"rc {p.returncode}, guest ran: {ran}, hot_threshold taken as {taken}; "
-                  f"stderr: {p.stderr.strip()[:200]}")
+                  f"{opts}: rejected at startup",
+                  f"rc {p.returncode}, guest ran: {ran}; stderr: {p.stderr.strip()[:200]}")
         if p.returncode == 1:
             print(f"  {p.stderr.strip().splitlines()[-1]}")
 
@@ -606,7 +674,7 @@ def main():
         if not os.path.exists(path):
             sys.exit(f"{path} missing: run 'make guests'")
     syms, text = kernel_symbols()
-    check_bad_thresholds()
+    check_bad_options()
     with tempfile.TemporaryDirectory() as tmp:
         r = run_all(tmp)
     check_conformance(r)

@@ -11,6 +11,8 @@
 #ifndef KVM_BT_SITE_TABLE_H
 #define KVM_BT_SITE_TABLE_H
 
+#include "bt-cluster.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -24,6 +26,13 @@ typedef struct KvmBtSite {
     bool warned;            /* unclassified: warned once */
     uint32_t bt_gen;        /* binary translation last asked for in this generation */
     uint64_t exits_hot;     /* exits when it first became hot (0: never) */
+    /* bt=on: the run the monitor steps at this site's exits (bt-cluster.h) */
+    KvmBtCluster cluster;
+    uint32_t cluster_words[KVM_BT_CLUSTER_MAX_WORDS];  /* what it was decided on */
+    const uint32_t *cluster_host;   /* where the monitor reads them (big-endian) */
+    unsigned cluster_gen;           /* code generation of the decision; 0: none yet */
+    uint64_t cluster_runs;          /* exits that ran the whole run */
+    uint64_t cluster_absorbed;      /* privileged instructions those runs took along */
     bool used;
 } KvmBtSite;
 
