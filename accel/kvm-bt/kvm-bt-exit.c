@@ -371,60 +371,62 @@ static int step_privileged(CPUState *cs, KvmBtVcpu *v)
 {
     CPUPPCState *env = &POWERPC_CPU(cs)->env;
     unsigned words = v->run_words;
-    uint16_t done = 0;
     int r;
 
-    if (icount_enabled()) {
-        /* a CF_NOIRQ block runs regardless of budget: make sure it has one */
-        uint16_t low = cpu_neg(cs)->icount_decr.u16.low;
-
-        if (low < words) {
-            uint64_t take = MIN(cs->icount_extra, 0xffff - low);
-
-            cpu_neg(cs)->icount_decr.u16.low = low + take;
-            cs->icount_extra -= take;
-        }
-        if (cpu_neg(cs)->icount_decr.u16.low == 0) {
-            /* none left: run it when the vCPU is scheduled again */
-            v->step_pending = true;
-            return EXCP_INTERRUPT;
-        }
-        if (cpu_neg(cs)->icount_decr.u16.low < words) {
-            /* not enough for the cluster: this time only the exiting instruction */
-            KvmBtExitClass cls = kvm_bt_classify_insn(v->exit_word);
-
-            words = v->run_words = 1;
-            v->tlb_op = kvm_bt_state.bt && changes_tlb(cls, v->exit_word);
-            v->tlb_op_tlbwe = cls == KVM_BT_EXIT_TLBWE;
-        }
+    if (!v->step_pending) {
+        v->run_from = 0;
+        v->run_done = 0;
+        v->run_cut = 0;
     }
-    v->step_pending = false;
-    set_trap(env, false);
-    v->in_run = words > 1;
-    v->run_cut = 0;
-    for (unsigned from = 0;;) {
+    for (;;) {
+        unsigned n = words - v->run_from;
         uint16_t block;
 
-        cs->cflags_next_tb = (curr_cflags(cs) & ~CF_COUNT_MASK) | (words - from) |
+        if (icount_enabled()) {
+            /* a CF_NOIRQ block runs regardless of budget: give it no more than it has */
+            uint16_t low = cpu_neg(cs)->icount_decr.u16.low;
+
+            if (low < n) {
+                uint64_t take = MIN(cs->icount_extra, 0xffff - low);
+
+                cpu_neg(cs)->icount_decr.u16.low = low + take;
+                cs->icount_extra -= take;
+            }
+            if (cpu_neg(cs)->icount_decr.u16.low == 0) {
+                /*
+                 * none left: go on when the vCPU is scheduled again. A run
+                 * is split where the budget ends, never shortened, so the
+                 * same guest makes the same exits however TCG's loop (or a
+                 * replay) splits the budget.
+                 */
+                v->step_pending = true;
+                return EXCP_INTERRUPT;
+            }
+            n = MIN(n, cpu_neg(cs)->icount_decr.u16.low);
+        }
+        v->step_pending = false;
+        set_trap(env, false);
+        v->in_run = words > 1;
+        cs->cflags_next_tb = (curr_cflags(cs) & ~CF_COUNT_MASK) | n |
                              CF_NOIRQ | CF_NO_GOTO_TB | CF_NO_GOTO_PTR;
         qatomic_set(&cs->exit_request, 1);
         r = cpu_exec(cs);
+        v->in_run = false;
+        set_trap(env, true);
         if (words == 1) {
             break;
         }
-        block = run_block_done(v, from, env->nip);
-        done |= block;
+        block = run_block_done(v, v->run_from, env->nip);
+        v->run_done |= block;
         /* on while the PC moved forward inside the run, with nothing delivered */
-        if (r != EXCP_INTERRUPT || v->run_cut || !block || env->nip <= v->run_ea + 4 * from ||
-            env->nip - v->run_ea >= 4 * words) {
+        if (r != EXCP_INTERRUPT || v->run_cut || !block ||
+            env->nip <= v->run_ea + 4 * v->run_from || env->nip - v->run_ea >= 4 * words) {
             break;
         }
-        from = (env->nip - v->run_ea) / 4;
+        v->run_from = (env->nip - v->run_ea) / 4;
     }
-    v->in_run = false;
-    set_trap(env, true);
     if (words > 1) {
-        account_run(v, done);
+        account_run(v, v->run_done);
     }
     after_step(cs, v);
     kvm_bt_sync_to_page(cs);

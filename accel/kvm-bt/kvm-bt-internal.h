@@ -59,6 +59,8 @@ typedef struct KvmBtVcpu {
     KvmBtCluster run;
     KvmBtSite *run_site;
     uint64_t run_ea;
+    unsigned run_from;          /* the next block starts at this word of the run */
+    uint16_t run_done;          /* words of the run executed so far */
     bool in_run;                /* the step is executing the run ... */
     uint64_t run_cut;           /* ... and an interrupt came at this PC (0: none) */
     uint64_t absorbed;          /* privileged instructions clusters took along */
