@@ -48,8 +48,5 @@ bench: qemu guests
 clean:
 	rm -rf $(CORE_BUILD) $(KVM_BT_CACHE)/qemu/build $(KVM_BT_CACHE)/linux/build-*
 
-distbench: qemu guests
-	python3 bench/bench.py $(if $(QUICK),--quick) $(if $(RUNS),--runs $(RUNS))
-
-clean:
+distclean:
 	rm -rf $(KVM_BT_CACHE)
