@@ -27,10 +27,7 @@ static uint64_t rng_state = 0x6b766d2d62742d31ull;
 
 static uint32_t rnd(void)
 {
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return (uint32_t)((rng_state * 0x2545f4914f6cdd1dull) >> 32);
+    return test_rnd(&rng_state);
 }
 
 static bool coin(void)

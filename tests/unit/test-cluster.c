@@ -252,10 +252,7 @@ static uint64_t rng = 0x636c757374657221ull;
 
 static uint32_t rnd(void)
 {
-    rng ^= rng >> 12;
-    rng ^= rng << 25;
-    rng ^= rng >> 27;
-    return (uint32_t)((rng * 0x2545f4914f6cdd1dull) >> 32);
+    return test_rnd(&rng);
 }
 
 #define PICK(...) ({ const uint32_t w_[] = { __VA_ARGS__ }; \

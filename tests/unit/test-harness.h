@@ -7,6 +7,7 @@
 #ifndef KVM_BT_TEST_HARNESS_H
 #define KVM_BT_TEST_HARNESS_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 static int test_passed, test_failed;
@@ -21,6 +22,15 @@ static int test_passed, test_failed;
             printf("\n");                                           \
         }                                                           \
     } while (0)
+
+/* Deterministic random numbers (xorshift64*) from the caller's @state. */
+static inline uint32_t test_rnd(uint64_t *state)
+{
+    *state ^= *state >> 12;
+    *state ^= *state << 25;
+    *state ^= *state >> 27;
+    return (uint32_t)((*state * 0x2545f4914f6cdd1dull) >> 32);
+}
 
 static inline int test_summary(const char *suite)
 {
