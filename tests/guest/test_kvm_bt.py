@@ -111,9 +111,9 @@ def test_record_replay(accel, tag):
     a handful apart (all in _raw_spin_lock_irqsave/unlock_irqrestore, likely
     what the guest runs after asking to power off, which the host stops at
     a host-timed moment); asserted to 0.01%. Under bt=on also the
-    translations and the exits clusters took along: a replay's icount
-    budget is split elsewhere than the recording's, and nothing the monitor
-    decides may depend on that."""
+    translations and the exits clusters took along (measured identical, or
+    one apart): a replay's icount budget is split elsewhere than the
+    recording's, and nothing the monitor decides may depend on that."""
     with tempfile.TemporaryDirectory() as tmp:
         rr = os.path.join(tmp, "rr.bin")
         stats = []
@@ -136,10 +136,13 @@ def test_record_replay(accel, tag):
         check(diff <= rec["exits"]["total"] * 1e-4, f"{tag}: recording vs its replay: within 0.01%",
               f"{rec['exits']['total']} vs {rep1['exits']['total']}")
         if "translator" in rec:
+            # the power-off tail (above) may take along a TLB refill more or less
             keys = ("translated", "absorbed")
-            got = [tuple((st.get("translator") or {}).get(k) for k in keys) for st in stats]
-            check(got[0][1] and len(set(got)) == 1,
-                  f"{tag}: recording and replays translate and cluster alike", str(got))
+            got = [tuple((st.get("translator") or {}).get(k) or 0 for k in keys) for st in stats]
+            absorbed = [a for _, a in got]
+            check(got[0][1] and len({t for t, _ in got}) == 1 and
+                  max(absorbed) - min(absorbed) <= max(absorbed) * 1e-3,
+                  f"{tag}: recording and replays translate alike, clusters within 0.1%", str(got))
         print(f"  {tag}: record {rec['exits']['total']}, replays {rep1['exits']['total']} and "
               f"{rep2['exits']['total']} exits")
 
