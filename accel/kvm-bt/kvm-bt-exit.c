@@ -251,7 +251,7 @@ static void account_run(KvmBtVcpu *v, uint16_t done)
     qemu_mutex_lock(&v->lock);
     v->cluster_runs++;
     v->absorbed += absorbed;
-    v->run_site->cluster_runs += absorbed == v->run.absorbed;
+    v->run_site->cluster_runs += (done >> (v->run_words - 1)) & 1;  /* reached its end */
     v->run_site->cluster_absorbed += absorbed;
     qemu_mutex_unlock(&v->lock);
 }

@@ -478,6 +478,7 @@ void kvm_bt_bt_init(void)
     kvm_bt_patch_init(&bt.table, 1);
     bt.maps_magic = g_new0(bool, kvm_bt_state.nr_vcpus);
     bt.gen = 1;
+    bt.code_gen = 1;            /* a site's cluster_gen 0 means "never decided" */
     qemu_register_reset(bt_reset, NULL);
 }
 

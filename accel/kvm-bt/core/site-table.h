@@ -31,7 +31,7 @@ typedef struct KvmBtSite {
     uint32_t cluster_words[KVM_BT_CLUSTER_MAX_WORDS];  /* what it was decided on */
     const uint32_t *cluster_host;   /* where the monitor reads them (big-endian) */
     unsigned cluster_gen;           /* code generation of the decision; 0: none yet */
-    uint64_t cluster_runs;          /* exits that ran the whole run */
+    uint64_t cluster_runs;          /* exits whose run reached its last word */
     uint64_t cluster_absorbed;      /* privileged instructions those runs took along */
     bool used;
 } KvmBtSite;
