@@ -131,8 +131,9 @@ static unsigned fault_sets(int excp)
 
 /*
  * Every interrupt passes here before QEMU delivers it: a reflection exit,
- * or (pv=on) a hypercall the monitor handles itself. Returns true when
- * nothing is to be delivered.
+ * (pv=on) a hypercall the monitor handles itself, or a TLB miss that only
+ * a deferred PID write caused (retried). Returns true when nothing is to be
+ * delivered.
  */
 bool kvm_bt_reflect_interrupt(CPUState *cs, int excp)
 {
@@ -144,11 +145,18 @@ bool kvm_bt_reflect_interrupt(CPUState *cs, int excp)
         /* the cluster stops here: what follows will exit on its own */
         v->run_cut = POWERPC_CPU(cs)->env.nip;
     }
-    kvm_bt_sync_from_page(cs, fault_sets(excp));
-    consumed = kvm_bt_try_hypercall(cs, excp);
-    if (consumed) {
-        cls = KVM_BT_EXIT_HYPERCALL;
+    if (kvm_bt_retry_with_deferred_pid(cs, excp)) {
+        /* not the guest's miss: the instruction runs again, with the new PID */
+        cls = KVM_BT_EXIT_PID_SYNC;
+        consumed = true;
         kvm_bt_sync_to_page(cs);
+    } else {
+        kvm_bt_sync_from_page(cs, fault_sets(excp));
+        consumed = kvm_bt_try_hypercall(cs, excp);
+        if (consumed) {
+            cls = KVM_BT_EXIT_HYPERCALL;
+            kvm_bt_sync_to_page(cs);
+        }
     }
     qemu_mutex_lock(&v->lock);
     v->exits[cls]++;

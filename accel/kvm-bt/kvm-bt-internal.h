@@ -97,8 +97,11 @@ void kvm_bt_shared_init(MachineState *ms);
 void kvm_bt_sync_from_page(CPUState *cs, unsigned flags);
 void kvm_bt_sync_to_page(CPUState *cs);
 bool kvm_bt_try_hypercall(CPUState *cs, int excp);
+bool kvm_bt_retry_with_deferred_pid(CPUState *cs, int excp);
 /* Every vCPU's page must be refreshed from its CPU before it is used again. */
 void kvm_bt_page_invalidate(void);
+/* Safe work, before bt=on stops using the pages: each page into its CPU. */
+void kvm_bt_page_pull_all(void);
 
 /* kvm-bt-translate.c: bt=on */
 typedef struct KvmBtSummary {

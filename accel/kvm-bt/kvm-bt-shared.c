@@ -134,6 +134,37 @@ void kvm_bt_sync_from_page(CPUState *cs, unsigned flags)
     }
 }
 
+/*
+ * A TLB miss while a PID write is deferred (core/bt-translate.c): with the
+ * new PID the access may well hit. Apply it, undo what the miss set (the
+ * page still holds MAS0-7, DEAR and ESR from before it), and retry the
+ * instruction instead of delivering the miss.
+ */
+bool kvm_bt_retry_with_deferred_pid(CPUState *cs, int excp)
+{
+    KvmBtVcpu *v = kvm_bt_vcpu(cs);
+
+    if ((excp != POWERPC_EXCP_DTLB && excp != POWERPC_EXCP_ITLB) || !page_visible(v) ||
+        v->cpu_owns_state || v->page_stale || !kvm_bt_shared_pid_deferred(cs, v->page)) {
+        return false;
+    }
+    kvm_bt_sync_from_page(cs, KVM_BT_SYNC_ALL);
+    return true;
+}
+
+void kvm_bt_page_pull_all(void)
+{
+    CPUState *cs;
+
+    CPU_FOREACH(cs) {
+        KvmBtVcpu *v = kvm_bt_vcpu(cs);
+
+        if (page_visible(v) && !v->cpu_owns_state && !v->page_stale) {
+            kvm_bt_shared_pull(cs, v->page, KVM_BT_SYNC_ALL);
+        }
+    }
+}
+
 void kvm_bt_page_invalidate(void)
 {
     for (unsigned i = 0; i < kvm_bt_state.nr_vcpus; i++) {

@@ -295,6 +295,10 @@ static void tlb_changed_work(CPUState *cs, run_on_cpu_data data)
 
     qemu_mutex_lock(&bt.lock);
     if (maps != bt.maps_magic[cs->cpu_index]) {
+        if (maps && !bt.blockers) {
+            /* what every vCPU wrote to its page must reach its CPU first */
+            kvm_bt_page_pull_all();
+        }
         bt.maps_magic[cs->cpu_index] = maps;
         trace_kvm_bt_page_blocked(cs->cpu_index, maps);
         qatomic_set(&bt.blockers, bt.blockers + (maps ? 1 : -1));

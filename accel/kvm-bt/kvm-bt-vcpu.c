@@ -8,6 +8,7 @@
 #include "cpu.h"
 #include "internal.h"
 #include "exec/cpu-common.h"
+#include "exec/exec-all.h"
 #include "exec/memory.h"
 #include "exec/address-spaces.h"
 #include "sysemu/dma.h"
@@ -271,10 +272,22 @@ void kvm_bt_shared_pull(CPUState *cs, uint8_t *page, unsigned flags)
     env->msr = (env->msr & ~(target_ulong)MSR_GUEST_WRITABLE) | (msr & MSR_GUEST_WRITABLE);
     priv_init();
     for (size_t i = 0; i < nr_priv; i++) {
-        if (priv[i].pull) {
-            env->spr[priv[i].spr] = ldl_be_p(page + priv[i].offset);
+        uint32_t v = ldl_be_p(page + priv[i].offset);
+
+        if (!priv[i].pull || env->spr[priv[i].spr] == v) {
+            continue;
+        }
+        env->spr[priv[i].spr] = v;
+        if (priv[i].spr == SPR_BOOKE_PID) {
+            /* a deferred PID write: what mtspr PID does (helper_booke_setpid) */
+            tlb_flush(cs);
         }
     }
+}
+
+bool kvm_bt_shared_pid_deferred(CPUState *cs, uint8_t *page)
+{
+    return ldl_be_p(page + KVM_BT_SH_PRIV_PID) != POWERPC_CPU(cs)->env.spr[SPR_BOOKE_PID];
 }
 
 void kvm_bt_shared_push(CPUState *cs, uint8_t *page)

@@ -52,6 +52,8 @@ enum {
 void kvm_bt_shared_pull(CPUState *cs, uint8_t *page, unsigned flags);
 /* CPU -> shared page, and int_pending. */
 void kvm_bt_shared_push(CPUState *cs, uint8_t *page);
+/* A translated mtspr PID left a PID in the page that the CPU does not use yet. */
+bool kvm_bt_shared_pid_deferred(CPUState *cs, uint8_t *page);
 /* Only MAS4, which a TLB miss reads: before guest-visible translations. */
 void kvm_bt_shared_pull_mas4(CPUState *cs, uint8_t *page);
 /* Supervisor mode with shared->critical == r1: hold asynchronous interrupts. */

@@ -357,6 +357,43 @@ static void test_tlb(void)
     CHECK_EQ("tlbilx", "invalidates by address", ok_ilx, 1);
 }
 
+/*
+ * Supervisor accesses through an entry of another PID, right after mtspr
+ * PID: it must hit at once (under bt=on a change from PID 0 is deferred
+ * and the TLB miss it leaves is retried with the new PID, never delivered),
+ * and after the change back to PID 0 it must miss.
+ */
+#define PID_TEST_EA 0x70000000u
+
+static void test_pid_switch(void)
+{
+    static volatile uint32_t cell[1024] __attribute__((aligned(4096)));
+    volatile uint32_t *tid7 = (volatile uint32_t *)PID_TEST_EA;
+    uint32_t ok_hit = 1, ok_miss = 1, ok_mas = 1;
+
+    tlb1_write(5, MAS1_VALID | (7u << 16) | MAS1_TSIZE(2), PID_TEST_EA,
+               (uint32_t)cell | 0x05 /* SR|SW */, 0);
+    for (int i = 0; i < LOOPS; i++) {
+        uint32_t v;
+
+        cell[1] = 0x7e000000 + i;
+        mtspr(SPR_MAS1, 0x1234 << 16);
+        reset_irqs();
+        asm volatile("mtspr 48,%0; isync" :: "r"(7) : "memory");
+        v = tid7[1];
+        ok_hit &= v == 0x7e000000u + i && irq_count[13] == 0;
+        /* a TLB miss would have loaded MAS1 from MAS4 */
+        ok_mas &= mfspr(SPR_MAS1) == 0x1234u << 16;
+        asm volatile("mtspr 48,%0; isync" :: "r"(0) : "memory");
+        (void)tid7[1];
+        ok_miss &= irq_count[13] == 1 && last_dear == PID_TEST_EA + 4;
+    }
+    tlb1_write(5, 0, 0, 0, 0);
+    CHECK_EQ("pid.switch_hits", "access through TID 7 right after mtspr PID,7", ok_hit, 1);
+    CHECK_EQ("pid.switch_no_miss_state", "no TLB miss state left behind", ok_mas, 1);
+    CHECK_EQ("pid.switch_back_misses", "the same access misses after mtspr PID,0", ok_miss, 1);
+}
+
 /* ---- problem state ----------------------------------------------------- */
 
 static volatile uint32_t user_sprg4, user_tb, user_prog_esr[4], user_prog_count;
@@ -478,6 +515,7 @@ void payload_main(void)
     test_spr_mmu_timer();
     test_rfi();
     test_tlb();
+    test_pid_switch();
     test_user();
     test_interrupts();
     test_unclassified();

@@ -50,15 +50,17 @@ DEFAULT_HOT_THRESHOLD = 16
 SMC_SLOTS = {0: ("mfspr SPRG0", "inplace"), 2: ("mfmsr", "inplace"), 3: ("wrteei", "stub"),
              4: ("wrtee", "stub"), 5: ("mfspr SPRG5 (toggled)", "inplace"),
              6: ("mfspr SPRG2 (written through an alias)", "inplace")}
-# Measured with TEST_ITERS under -icount -seed 1: trap 497k, PV guest 97.4k, bt=on 69.7k
-# (0.716x pv, 0.140x trap; 73.4k with cluster=off), the same run after run. The
-# issue's targets (0.8x, 0.25x, for the full workload) are met with room; these
-# bounds catch a regression of either clusters or translations.
-BT_VS_PV = 0.75
-BT_VS_TRAP = 0.16
+# Measured with TEST_ITERS under -icount -seed 1: trap 493k, PV guest 99.3k, bt=on 60.5k
+# (0.610x pv, 0.123x trap; 68.2k before deferred PID writes, 72.1k without clusters
+# either), the same run after run. The issue's targets (0.8x, 0.25x, for the full
+# workload) are met with room; these bounds catch a regression of any of them.
+BT_VS_PV = 0.66
+BT_VS_TRAP = 0.14
 # exits(cluster=off) - exits(cluster=on) against the exits clusters report
-# avoided: measured 19 apart of 73.4k (the runs' schedules differ slightly)
-CLUSTER_ACCOUNT_SLACK = 0.01
+# avoided, both at exit-cost-ns=0 so that fewer exits do not change the guest's
+# timing: measured equal (61,506 + 4,241 = 65,747); the slack is for the
+# power-off tail (test_kvm_bt.py, record/replay)
+CLUSTER_ACCOUNT_SLACK = 2e-4
 
 results = g.Results()
 check = results.check
@@ -298,7 +300,9 @@ def jobs(tmp):
         "linux-off-qmp": (run_linux_qmp, (tmp, "linux-off-qmp", "kvm-bt,bt=off",
                                           {b: 0 for b in g.BENCHES})),
         "linux-trap": (run_linux, (tmp, "linux-trap", "kvm-bt,bt=off", "stock", 1, ICOUNT)),
-        "linux-nocl": (run_linux, (tmp, "linux-nocl", "kvm-bt,cluster=off", "stock", 1, ICOUNT)),
+        "linux-cl0": (run_linux, (tmp, "linux-cl0", "kvm-bt,exit-cost-ns=0", "stock", 1, ICOUNT)),
+        "linux-nocl0": (run_linux, (tmp, "linux-nocl0", "kvm-bt,cluster=off,exit-cost-ns=0", "stock",
+                                    1, ICOUNT)),
         "linux-pv": (run_linux, (tmp, "linux-pv", "kvm-bt,bt=off,pv=on", "pv", 1, ICOUNT)),
     }
 
@@ -586,17 +590,24 @@ def check_linux(r, syms, text):
           f"{listed} vs {tr.get('absorbed')}")
     check("exit clusters:" in info and "cluster of" in info,
           "info kvm-bt: cluster line and column", info[:800])
-    rc, out, rows, nocl = r["linux-nocl"]
-    check(rc == 0 and g.deterministic(rows) == ref, "Linux, kvm-bt,cluster=off -icount: "
-          "workload output identical to tcg", trouble(out))
-    if nocl and stats.get("exits"):
-        on, off = stats["exits"]["total"], nocl["exits"]["total"]
-        saved = st.get("absorbed", 0)
-        check((nocl.get("translator") or {}).get("absorbed") == 0 and
+    rc, out, rows, cl0 = r["linux-cl0"]
+    rc2, out2, rows2, nocl0 = r["linux-nocl0"]
+    check(rc2 == 0 and g.deterministic(rows2) == ref, "Linux, kvm-bt,cluster=off -icount: "
+          "workload output identical to tcg", trouble(out2))
+    if cl0 and nocl0:
+        on, off = cl0["exits"]["total"], nocl0["exits"]["total"]
+        saved = (cl0.get("translator") or {}).get("absorbed", 0)
+        diff = {c: n - cl0["exits"]["by_class"].get(c, 0)
+                for c, n in nocl0["exits"]["by_class"].items()
+                if n != cl0["exits"]["by_class"].get(c, 0)}
+        check(saved > 0 and (nocl0.get("translator") or {}).get("absorbed") == 0 and
               abs(off - on - saved) <= CLUSTER_ACCOUNT_SLACK * off,
-              f"{tag}: cluster=off exits = cluster=on exits + absorbed, within "
-              f"{CLUSTER_ACCOUNT_SLACK:.0%}", f"off {off}, on {on}, absorbed {saved}")
-        print(f"  INFO cluster=off {off} exits, cluster=on {on} + {saved} absorbed")
+              f"{tag}: at exit-cost-ns=0, cluster=off exits = cluster=on exits + absorbed",
+              f"off {off}, on {on}, absorbed {saved}, by class {diff}")
+        print(f"  INFO exit-cost-ns=0: cluster=off {off} exits, cluster=on {on} + {saved} "
+              f"absorbed; classes that differ: {diff}")
+    else:
+        check(False, f"{tag}: the exit-cost-ns=0 runs have stats", f"{out[-500:]}{out2[-500:]}")
 
     # ---- bt=off: no translator ------------------------------------------------------
     rc, out, _, q_off, info_off, _, st_off = r["linux-off-qmp"]
@@ -640,6 +651,17 @@ def check_exit_counts(r, bt_stats):
     check(b <= BT_VS_PV * p, f"exits: bt=on <= {BT_VS_PV} x PV guest", f"bt {b}, pv {p}")
     check(b <= BT_VS_TRAP * t, f"exits: bt=on <= {BT_VS_TRAP} x trap-and-emulate",
           f"bt {b}, trap {t}")
+    # deferred PID writes: the user-access unlock on the way back to user mode
+    # (Linux's kuap_user_restore) stops exiting; unlocks followed by a user
+    # access come back as pid-sync exits
+    pid_t = sorted((s for s in trap["sites"] if s["insn"].startswith("mtspr   48,")),
+                   key=lambda s: -s["count"])
+    bt_count = {(s["ea"], s["word"]): s["count"] for s in bt_stats["sites"]}
+    quiet = [s for s in pid_t[:10] if bt_count.get((s["ea"], s["word"]), 0) * 100 < s["count"]]
+    check(quiet and bt_stats["exits"]["by_class"].get("pid-sync", 0) > 0,
+          "deferred PID writes: a hot mtspr PID of trap mode exits < 1% as often under bt=on; "
+          "pid-sync exits happen", str([(hex(s["ea"]), s["count"],
+                                         bt_count.get((s["ea"], s["word"]))) for s in pid_t[:10]]))
 
 
 # (options, what the error must name): each must stop QEMU before the guest runs

@@ -376,9 +376,9 @@ static void test_shared_page(void)
     ok = true;
     for (size_t i = 0; i < np; i++) {
         ok &= priv[i].offset == KVM_BT_SH_PRIV_BASE + 4 * i;
-        ok &= priv[i].pull == (priv[i].spr == KVM_BT_SPR_BUCSR);
+        ok &= priv[i].pull == (priv[i].spr == KVM_BT_SPR_BUCSR || priv[i].spr == KVM_BT_SPR_PID);
     }
-    CHECK(ok, "private fields in page order, only BUCSR pulled");
+    CHECK(ok, "private fields in page order, only BUCSR and PID pulled");
     CHECK(priv[0].spr == KVM_BT_SPR_PID, "PID first");
 }
 
@@ -515,15 +515,17 @@ static uint32_t op_word(StubOp op, unsigned r)
 }
 
 /*
- * Reference semantics: true if the shortcut applies (and *msr is the new
- * page MSR), false if the original instruction must trap.
+ * Reference semantics: true if the shortcut applies (and the page field at
+ * *field becomes *msr: the MSR, or for mtspr PID the PID), false if the
+ * original instruction must trap.
  */
-static bool reference(StubOp op, unsigned r, const Cpu *c, uint32_t *msr)
+static bool reference(StubOp op, unsigned r, const Cpu *c, unsigned *field, uint32_t *msr)
 {
     uint32_t old = page_rd(c, KVM_BT_SH_MSR), rs = c->gpr[r];
     bool pending = page_rd(c, KVM_BT_SH_INT_PENDING) != 0;
     uint32_t ee;
 
+    *field = KVM_BT_SH_MSR;
     switch (op) {
     case OP_WRTEE:
     case OP_WRTEEI:
@@ -535,8 +537,10 @@ static bool reference(StubOp op, unsigned r, const Cpu *c, uint32_t *msr)
         return !((rs ^ old) & ~KVM_BT_MSR_PAGE_WRITABLE) &&
                !((rs & (KVM_BT_MSR_CE | KVM_BT_MSR_EE)) && pending);
     default:
-        *msr = old;
-        return rs == page_rd(c, KVM_BT_SH_PRIV_PID);
+        /* the same PID: skipped; from 0: deferred into the page; else trap */
+        *field = KVM_BT_SH_PRIV_PID;
+        *msr = rs;
+        return rs == page_rd(c, KVM_BT_SH_PRIV_PID) || page_rd(c, KVM_BT_SH_PRIV_PID) == 0;
     }
 }
 
@@ -559,7 +563,7 @@ static void random_case(Cpu *c, StubOp op, unsigned r)
         c->gpr[r] = v;
     }
     if (op == OP_MTPID && coin()) {
-        page_wr(c, KVM_BT_SH_PRIV_PID, c->gpr[r]);
+        page_wr(c, KVM_BT_SH_PRIV_PID, coin() ? c->gpr[r] : 0);
     }
     if (coin()) {
         /* EE ends up set or clear in rS as often as not */
@@ -599,22 +603,23 @@ static void test_stub_property(StubOp op)
             Cpu c, before;
             const char *err;
             uint32_t msr;
+            unsigned field;
             bool shortcut;
             RunEnd end;
 
             random_case(&c, op, r);
             before = c;
-            shortcut = reference(op, r, &c, &msr);
+            shortcut = reference(op, r, &c, &field, &msr);
             end = run(&c, &code, &err);
             cases++;
             if (shortcut) {
                 fast++;
                 if (end != RUN_RESUME || !regs_same(&c, &before) ||
-                    page_rd(&c, KVM_BT_SH_MSR) != msr ||
-                    !page_same(&c, &before, KVM_BT_SH_MSR)) {
+                    page_rd(&c, field) != msr || !page_same(&c, &before, field)) {
                     if (bad++ < 5) {
-                        printf("  %s r%u: end %d (%s) msr %08x want %08x\n", op_names[op], r,
-                               end, err ? err : "", page_rd(&c, KVM_BT_SH_MSR), msr);
+                        printf("  %s r%u: end %d (%s) field %u: %08x want %08x\n",
+                               op_names[op], r, end, err ? err : "", field,
+                               page_rd(&c, field), msr);
                     }
                 }
             } else {

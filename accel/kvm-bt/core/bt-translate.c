@@ -45,6 +45,7 @@ _Static_assert((0x80000000u >> MSR_RI_BIT) == KVM_BT_MSR_RI, "RI bit");
 
 typedef enum Label {
     L_STORE,        /* the shortcut is exact: update the page */
+    L_DONE,         /* the end of the body: nothing (more) to do */
     L_FALLBACK,     /* restore and execute the original word */
     L__COUNT
 } Label;
@@ -239,9 +240,15 @@ static void body_mtmsr(Stub *s, const PPCInsn *in)
 }
 
 /*
- * mtspr PID,rS: rewriting the current PID changes nothing architecturally
- * (no context synchronisation needed), so it is skipped; a real change
- * goes to the monitor.
+ * mtspr PID,rS. Rewriting the current PID changes nothing, so it is
+ * skipped. A change from 0 is deferred: it only reaches the page, and the
+ * monitor applies it at its next pull. Until then translation goes on with
+ * PID 0, under which only TID 0 entries match, and those match under any
+ * PID: an access that needs the new PID misses, and the monitor retries it
+ * with the PID applied instead of delivering the miss. Any other change
+ * (to 0: access through the old PID must stop at once) goes to the monitor.
+ * For Linux that defers the user-access unlock on every return to user
+ * mode until the exit at its rfi.
  */
 static void body_mtspr_pid(Stub *s, const PPCInsn *in)
 {
@@ -249,7 +256,11 @@ static void body_mtspr_pid(Stub *s, const PPCInsn *in)
 
     emit(s, ppc_enc_lwz(t, PAGE(KVM_BT_SH_PRIV_PID), 0));
     emit(s, ppc_enc_cmplw(0, t, in->rt));
+    emit_bc(s, PPC_BO_IF_TRUE, PPC_CR_EQ, L_DONE);
+    emit(s, ppc_enc_cmpwi(0, t, 0));
     emit_bc(s, PPC_BO_IF_FALSE, PPC_CR_EQ, L_FALLBACK);
+    emit(s, ppc_enc_stw(in->rt, PAGE(KVM_BT_SH_PRIV_PID), 0));
+    label(s, L_DONE);
 }
 
 typedef struct StubRule {
@@ -298,7 +309,7 @@ static KvmBtXlatKind stub(Ctx *c, const PPCInsn *in, const StubRule *rule)
         .cap = c->tc_words < KVM_BT_STUB_MAX_WORDS ? c->tc_words : KVM_BT_STUB_MAX_WORDS,
         .scratch = rule->has_source && in->rt == 0 ? 12 : 0,
         .uses_cr = rule->uses_cr,
-        .label_at = { -1, -1 },
+        .label_at = { -1, -1, -1 },
     };
 
     if (!c->tc_ea) {

@@ -32,8 +32,8 @@
     X(FPU_UNAVAIL, "fpu-unavailable") X(SPE, "spe")             \
     X(DEBUG, "debug") X(DOORBELL, "doorbell")                   \
     X(PERFMON, "perfmon") X(IRQ_OTHER, "interrupt-other")       \
-    /* paravirtual interface */                                 \
-    X(HYPERCALL, "hypercall")
+    /* handled by the monitor, nothing delivered */             \
+    X(HYPERCALL, "hypercall") X(PID_SYNC, "pid-sync")
 
 typedef enum KvmBtExitClass {
 #define KVM_BT_X(id, name) KVM_BT_EXIT_##id,

@@ -197,8 +197,14 @@ static inline const KvmBtSprMirror *kvm_bt_spr_mirrors(size_t *count)
         KVM_BT_MIRROR_(SPRG7R,  KVM_BT_SH_SPRG7,        KVM,     EXIT),
         /* read only */
         KVM_BT_MIRROR_(PIR,     KVM_BT_SH_PIR,          KVM,     EXIT),
+        /*
+         * PID: a translated write from 0 to another value only reaches the
+         * field; the monitor applies it at the next pull (every exit,
+         * interrupt and interrupt decision), and a TLB miss taken meanwhile
+         * is retried with it instead of being delivered (bt-translate.c).
+         */
+        KVM_BT_MIRROR_(PID,     KVM_BT_SH_PRIV_PID,     PRIVATE, PRIVATE),
         /* Monitor-private read mirrors: constant, or changed only by an exit */
-        KVM_BT_MIRROR_(PID,     KVM_BT_SH_PRIV_PID,     PRIVATE, EXIT),
         KVM_BT_MIRROR_(PVR,     KVM_BT_SH_PRIV_PVR,     PRIVATE, EXIT),
         KVM_BT_MIRROR_(SVR,     KVM_BT_SH_PRIV_SVR,     PRIVATE, EXIT),
         KVM_BT_MIRROR_(MMUCFG,  KVM_BT_SH_PRIV_MMUCFG,  PRIVATE, EXIT),
