@@ -158,6 +158,14 @@ bool kvm_bt_reflect_interrupt(CPUState *cs, int excp)
             kvm_bt_sync_to_page(cs);
         }
     }
+    /*
+     * A system call from user mode: the kernel translates with PID 0 from
+     * here until the next pull (exact: any access that needs the PID misses,
+     * and is retried with it). A kernel that sets PID 0 on entry (Linux's
+     * user-access protection) then does so without an exit.
+     */
+    v->drop_pid = !consumed && excp == POWERPC_EXCP_SYSCALL &&
+                  FIELD_EX64(POWERPC_CPU(cs)->env.msr, MSR, PR);
     qemu_mutex_lock(&v->lock);
     v->exits[cls]++;
     qemu_mutex_unlock(&v->lock);

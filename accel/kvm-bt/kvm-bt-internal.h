@@ -44,6 +44,8 @@ typedef struct KvmBtVcpu {
     bool cpu_owns_state;
     /* the page does not hold the vCPU's registers yet (reset, unblocked) */
     bool page_stale;
+    /* the interrupt being delivered enters the kernel from a user system call */
+    bool drop_pid;
 
     /* vCPU thread only */
     bool raw_lookup;            /* translating through the guest's own TLB only */

@@ -182,7 +182,11 @@ void kvm_bt_sync_to_page(CPUState *cs)
 
     if (page_visible(v)) {
         kvm_bt_shared_push(cs, v->page);
+        if (v->drop_pid && kvm_bt_bt_uses_page()) {
+            kvm_bt_shared_drop_pid(cs, v->page);
+        }
     }
+    v->drop_pid = false;
     v->cpu_owns_state = false;
 }
 

@@ -304,7 +304,19 @@ void kvm_bt_shared_push(CPUState *cs, uint8_t *page)
     for (size_t i = 0; i < nr_priv; i++) {
         stl_be_p(page + priv[i].offset, env->spr[priv[i].spr]);
     }
+    stl_be_p(page + KVM_BT_SH_PID_CPU, env->spr[SPR_BOOKE_PID]);
     kvm_bt_shared_set_int_pending(cs, page);
+}
+
+void kvm_bt_shared_drop_pid(CPUState *cs, uint8_t *page)
+{
+    CPUPPCState *env = &POWERPC_CPU(cs)->env;
+
+    if (env->spr[SPR_BOOKE_PID]) {
+        env->spr[SPR_BOOKE_PID] = 0;
+        tlb_flush(cs);
+        stl_be_p(page + KVM_BT_SH_PID_CPU, 0);
+    }
 }
 
 void kvm_bt_shared_pull_mas4(CPUState *cs, uint8_t *page)

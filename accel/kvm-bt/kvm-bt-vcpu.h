@@ -52,8 +52,13 @@ enum {
 void kvm_bt_shared_pull(CPUState *cs, uint8_t *page, unsigned flags);
 /* CPU -> shared page, and int_pending. */
 void kvm_bt_shared_push(CPUState *cs, uint8_t *page);
-/* A translated mtspr PID left a PID in the page that the CPU does not use yet. */
+/* The page's PID is not the one the CPU translates with (deferred or dropped). */
 bool kvm_bt_shared_pid_deferred(CPUState *cs, uint8_t *page);
+/*
+ * After a push: translate with PID 0 until the next pull, the page keeping
+ * the guest's PID (see core/bt-translate.c, mtspr PID).
+ */
+void kvm_bt_shared_drop_pid(CPUState *cs, uint8_t *page);
 /* Only MAS4, which a TLB miss reads: before guest-visible translations. */
 void kvm_bt_shared_pull_mas4(CPUState *cs, uint8_t *page);
 /* Supervisor mode with shared->critical == r1: hold asynchronous interrupts. */

@@ -59,9 +59,19 @@ extern char vectors[];
 extern void run_user(void (*fn)(void));
 
 /* frame: r1-relative save area of start.S; word 2 = r0, word 13 = LR */
+/* test_pid_syscall: a word the system call handler reads, and how it went */
+static volatile uint32_t *volatile sc_probe;
+static volatile uint32_t sc_probe_val, sc_probe_misses;
+
 void exception_dispatch(int vec, uint32_t *frame);
 void exception_dispatch(int vec, uint32_t *frame)
 {
+    if (vec == 8 && sc_probe) {
+        uint32_t before = irq_count[13];
+
+        sc_probe_val = *sc_probe;
+        sc_probe_misses = irq_count[13] - before;
+    }
     irq_count[vec]++;
     if (vec == 0 || vec == 12 || vec == 15) {
         last_srr0 = mfspr(SPR_CSRR0);
@@ -435,6 +445,38 @@ static void test_user(void)
     CHECK_EQ("user.no_effect", "PID and MSR[EE] unchanged", ok_pid, 1);
 }
 
+static void user_nothing(void)
+{
+}
+
+/*
+ * The system call handler reads through an entry of the PID user mode ran
+ * with (under bt=on the monitor translates with PID 0 after a system call
+ * from user mode, and retries what misses with the guest's PID).
+ */
+static void test_pid_syscall(void)
+{
+    static volatile uint32_t cell[1024] __attribute__((aligned(4096)));
+    uint32_t ok = 1, ok_pid = 1;
+
+    tlb1_write(5, MAS1_VALID | (7u << 16) | MAS1_TSIZE(2), PID_TEST_EA,
+               (uint32_t)cell | 0x05 /* SR|SW */, 0);
+    for (int i = 0; i < LOOPS; i++) {
+        cell[2] = 0x5c000000 + i;
+        sc_probe_val = 0;
+        asm volatile("mtspr 48,%0; isync" :: "r"(7) : "memory");
+        sc_probe = (volatile uint32_t *)(PID_TEST_EA + 8);
+        run_user(user_nothing);
+        sc_probe = 0;
+        ok &= sc_probe_val == 0x5c000000u + i && sc_probe_misses == 0;
+        ok_pid &= mfspr(SPR_PID) == 7;
+        asm volatile("mtspr 48,%0; isync" :: "r"(0) : "memory");
+    }
+    tlb1_write(5, 0, 0, 0, 0);
+    CHECK_EQ("pid.syscall_reads_user_tid", "sc handler reads through the caller's PID", ok, 1);
+    CHECK_EQ("pid.syscall_keeps_pid", "PID still 7 after the system call", ok_pid, 1);
+}
+
 /* ---- interrupts the monitor reflects ----------------------------------- */
 
 static void test_interrupts(void)
@@ -517,6 +559,7 @@ void payload_main(void)
     test_tlb();
     test_pid_switch();
     test_user();
+    test_pid_syscall();
     test_interrupts();
     test_unclassified();
     puts_("CONFORMANCE done passed=");

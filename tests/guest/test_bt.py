@@ -50,12 +50,13 @@ DEFAULT_HOT_THRESHOLD = 16
 SMC_SLOTS = {0: ("mfspr SPRG0", "inplace"), 2: ("mfmsr", "inplace"), 3: ("wrteei", "stub"),
              4: ("wrtee", "stub"), 5: ("mfspr SPRG5 (toggled)", "inplace"),
              6: ("mfspr SPRG2 (written through an alias)", "inplace")}
-# Measured with TEST_ITERS under -icount -seed 1: trap 493k, PV guest 99.3k, bt=on 60.5k
-# (0.610x pv, 0.123x trap; 68.2k before deferred PID writes, 72.1k without clusters
-# either), the same run after run. The targets (0.8x, 0.25x, for the full
-# workload) are met with room; these bounds catch a regression of any of them.
-BT_VS_PV = 0.66
-BT_VS_TRAP = 0.14
+# Measured with TEST_ITERS under -icount -seed 1: trap 493k, PV guest 99.3k, bt=on 55.4k
+# (0.558x pv, 0.112x trap; 60.5k without the PID drop at system calls, 68.2k without
+# deferred PID writes, 72.1k without clusters either), the same run after run. The
+# issue's targets (0.8x, 0.25x, for the full workload) are met with room; these
+# bounds catch a regression of any of them.
+BT_VS_PV = 0.6
+BT_VS_TRAP = 0.13
 # exits(cluster=off) - exits(cluster=on) against the exits clusters report
 # avoided, both at exit-cost-ns=0 so that fewer exits do not change the guest's
 # timing: measured equal (61,506 + 4,241 = 65,747); the slack is for the

@@ -537,10 +537,10 @@ static bool reference(StubOp op, unsigned r, const Cpu *c, unsigned *field, uint
         return !((rs ^ old) & ~KVM_BT_MSR_PAGE_WRITABLE) &&
                !((rs & (KVM_BT_MSR_CE | KVM_BT_MSR_EE)) && pending);
     default:
-        /* the same PID: skipped; from 0: deferred into the page; else trap */
+        /* the same PID: skipped; the CPU on PID 0: deferred into the page; else trap */
         *field = KVM_BT_SH_PRIV_PID;
         *msr = rs;
-        return rs == page_rd(c, KVM_BT_SH_PRIV_PID) || page_rd(c, KVM_BT_SH_PRIV_PID) == 0;
+        return rs == page_rd(c, KVM_BT_SH_PRIV_PID) || page_rd(c, KVM_BT_SH_PID_CPU) == 0;
     }
 }
 
@@ -564,6 +564,9 @@ static void random_case(Cpu *c, StubOp op, unsigned r)
     }
     if (op == OP_MTPID && coin()) {
         page_wr(c, KVM_BT_SH_PRIV_PID, coin() ? c->gpr[r] : 0);
+    }
+    if (op == OP_MTPID && coin()) {
+        page_wr(c, KVM_BT_SH_PID_CPU, 0);
     }
     if (coin()) {
         /* EE ends up set or clear in rS as often as not */

@@ -241,14 +241,16 @@ static void body_mtmsr(Stub *s, const PPCInsn *in)
 
 /*
  * mtspr PID,rS. Rewriting the current PID changes nothing, so it is
- * skipped. A change from 0 is deferred: it only reaches the page, and the
- * monitor applies it at its next pull. Until then translation goes on with
- * PID 0, under which only TID 0 entries match, and those match under any
- * PID: an access that needs the new PID misses, and the monitor retries it
- * with the PID applied instead of delivering the miss. Any other change
- * (to 0: access through the old PID must stop at once) goes to the monitor.
- * For Linux that defers the user-access unlock on every return to user
- * mode until the exit at its rfi.
+ * skipped. While the CPU translates with PID 0 (the monitor's PID_CPU
+ * field), a change is deferred: it only reaches the page, and the monitor
+ * applies it at its next pull. Until then only TID 0 entries match, and
+ * those match under any PID: an access that needs the new PID misses, and
+ * the monitor retries it with the PID applied instead of delivering the
+ * miss. While the CPU translates with a non-zero PID a change goes to the
+ * monitor: access through that PID must stop at once. For Linux that takes
+ * off the exits the user-access lock after a system call's entry (the
+ * monitor drops the CPU's PID at that exit) and the unlock on the way back
+ * to user mode (its next exit is the rfi).
  */
 static void body_mtspr_pid(Stub *s, const PPCInsn *in)
 {
@@ -257,6 +259,7 @@ static void body_mtspr_pid(Stub *s, const PPCInsn *in)
     emit(s, ppc_enc_lwz(t, PAGE(KVM_BT_SH_PRIV_PID), 0));
     emit(s, ppc_enc_cmplw(0, t, in->rt));
     emit_bc(s, PPC_BO_IF_TRUE, PPC_CR_EQ, L_DONE);
+    emit(s, ppc_enc_lwz(t, PAGE(KVM_BT_SH_PID_CPU), 0));
     emit(s, ppc_enc_cmpwi(0, t, 0));
     emit_bc(s, PPC_BO_IF_FALSE, PPC_CR_EQ, L_FALLBACK);
     emit(s, ppc_enc_stw(in->rt, PAGE(KVM_BT_SH_PRIV_PID), 0));

@@ -80,6 +80,12 @@
 #define KVM_BT_SH_PRIV_L1CFG1       0x830
 #define KVM_BT_SH_PRIV_BUCSR        0x834
 #define KVM_BT_SH_PRIV_END          0x838
+/*
+ * Written by the monitor only: the PID the CPU translates with. It is 0
+ * while a translated mtspr PID is deferred, and after a system call from
+ * user mode (the monitor drops it at that exit); otherwise it is PID.
+ */
+#define KVM_BT_SH_PID_CPU           0x838
 
 /*
  * MSR bits the translated stubs may change without the monitor (32-bit).
