@@ -96,11 +96,11 @@ typedef struct KvmBtPatchTable {
 /*
  * Measured on the stock guest with the full workload under -icount -seed 1
  * (make bench's; trap mode 5.07M exits, the PV guest 1.43M), exits with
- * exit clusters and deferred PID writes: threshold 1: 948,936, 4: 950,218,
- * 8: 953,109, 16: 955,604, 64: 975,623, 256: 1,038,214 (sites translated:
- * 650, 491, 481, 466, 420, 302). Below 16 the gain is boot code that soon
+ * exit clusters and the PID deferral: threshold 1: 785,499, 4: 785,842,
+ * 8: 788,088, 16: 790,450, 64: 809,481, 256: 871,831 (sites translated:
+ * 650, 491, 481, 466, 420, 299). Below 16 the gain is boot code that soon
  * stops running, bought with more patches (each is safe work that stops
- * every vCPU) and stubs; 16 exits only 0.7% more than threshold 1.
+ * every vCPU) and stubs; 16 exits only 0.6% more than threshold 1.
  */
 #define KVM_BT_HOT_THRESHOLD_DEFAULT 16
 #define KVM_BT_TC_SLOT_WORDS_DEFAULT KVM_BT_STUB_MAX_WORDS

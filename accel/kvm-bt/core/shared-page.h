@@ -204,10 +204,11 @@ static inline const KvmBtSprMirror *kvm_bt_spr_mirrors(size_t *count)
         /* read only */
         KVM_BT_MIRROR_(PIR,     KVM_BT_SH_PIR,          KVM,     EXIT),
         /*
-         * PID: a translated write from 0 to another value only reaches the
-         * field; the monitor applies it at the next pull (every exit,
-         * interrupt and interrupt decision), and a TLB miss taken meanwhile
-         * is retried with it instead of being delivered (bt-translate.c).
+         * PID: a translated write while the CPU translates with PID 0
+         * (KVM_BT_SH_PID_CPU) only reaches the field; the monitor applies it
+         * at the next pull (every exit, interrupt and interrupt decision),
+         * and a TLB miss taken meanwhile is retried with it instead of being
+         * delivered (bt-translate.c).
          */
         KVM_BT_MIRROR_(PID,     KVM_BT_SH_PRIV_PID,     PRIVATE, PRIVATE),
         /* Monitor-private read mirrors: constant, or changed only by an exit */
