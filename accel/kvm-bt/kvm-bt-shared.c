@@ -135,9 +135,10 @@ void kvm_bt_sync_from_page(CPUState *cs, unsigned flags)
 }
 
 /*
- * A TLB miss while a PID write is deferred (core/bt-translate.c): with the
- * new PID the access may well hit. Apply it, undo what the miss set (the
- * page still holds MAS0-7, DEAR and ESR from before it), and retry the
+ * A TLB miss while the CPU translates with PID 0 for another guest PID (a
+ * deferred write, or dropped at a system call; core/bt-translate.c): with
+ * the guest's PID the access may well hit. Apply it, undo what the miss set
+ * (the page still holds MAS0-7, DEAR and ESR from before it), and retry the
  * instruction instead of delivering the miss.
  */
 bool kvm_bt_retry_with_deferred_pid(CPUState *cs, int excp)
