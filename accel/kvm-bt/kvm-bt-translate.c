@@ -70,6 +70,7 @@ typedef struct KvmBtTranslator {
     uint32_t tc_size;
     uint8_t *tc_host;           /* where the host sees it, once tc_live */
     bool tc_live;               /* TC effective address known */
+    bool tc_broken;             /* stubs undone: the TC's mapping changed; until it is back */
     unsigned blockers;          /* vCPUs whose own TLB maps 0xFFFFF000 */
     bool *maps_magic;           /* per vCPU */
     unsigned gen;               /* bumped when earlier decisions may no longer hold */
@@ -198,6 +199,11 @@ static void translate_site(CPUState *cs, run_on_cpu_data data)
         trace_kvm_bt_skip(w->ea, w->pa, "already decided");
         goto out;
     }
+    if (kvm_bt_xlat_needs_stub(w->word) && qatomic_read(&bt.tc_broken)) {
+        /* not refused: asked again once the TC's mapping is back */
+        trace_kvm_bt_skip(w->ea, w->pa, "the TC is mapped elsewhere");
+        goto out;
+    }
     if (kvm_bt_xlat_needs_stub(w->word) && tc_usable(cs, w->ea, w->pa)) {
         int slot = kvm_bt_tc_peek(&bt.table);
 
@@ -320,6 +326,11 @@ static void tlb_changed_work(CPUState *cs, run_on_cpu_data data)
         UndoWhy why = { "TC mapping changed", true, restored };
 
         kvm_bt_patch_foreach(&bt.table, undo_site, &why);
+        qatomic_set(&bt.tc_broken, true);
+        qatomic_inc(&bt.gen);
+    } else if (tc_ok && bt.tc_broken) {
+        /* mapped as before again: sites may ask for stubs again */
+        qatomic_set(&bt.tc_broken, false);
         qatomic_inc(&bt.gen);
     }
     qemu_mutex_unlock(&bt.lock);
@@ -362,7 +373,7 @@ void kvm_bt_tlb_changed(CPUState *cs, bool tlbwe)
     if (qatomic_read(&bt.tc_live)) {
         tc_ok = kvm_bt_translate_kernel(cs, bt.table.tc.ea, true, &pa) && pa == bt.tc_pa;
     }
-    if (maps != bt.maps_magic[cs->cpu_index] || !tc_ok) {
+    if (maps != bt.maps_magic[cs->cpu_index] || tc_ok == qatomic_read(&bt.tc_broken)) {
         async_safe_run_on_cpu(cs, tlb_changed_work,
                               RUN_ON_CPU_HOST_INT(maps | (tc_ok << 1)));
     }
@@ -468,6 +479,7 @@ static void bt_reset(void *opaque)
     kvm_bt_patch_destroy(&bt.table);
     kvm_bt_patch_init(&bt.table, 1);
     qatomic_set(&bt.tc_live, false);
+    qatomic_set(&bt.tc_broken, false);
     bt.blockers = 0;
     memset(bt.maps_magic, 0, kvm_bt_state.nr_vcpus * sizeof(bool));
     qatomic_inc(&bt.gen);

@@ -22,6 +22,8 @@
  *                  mapping of the code page (TLB1 entry 3)
  *   smc.cluster.*  tlbsx; tlbre (an exit cluster under bt=on) -> tlbsx;
  *                  mfspr r3,SPRG1: the rewritten word must exit on its own
+ *   smc.tc_remap.* wrteei 1, while a TLB0 entry maps the page its stub
+ *                  lives in (under bt=on) elsewhere: the stub must be undone
  *
  * Output as the conformance payload: "PASS name", "FAIL name: detail",
  * "INFO name=value" (the code page address, for the test to find the
@@ -156,6 +158,7 @@ enum {
     SLOT_ALIAS,     /* mfspr r3,SPRG2, rewritten through ALIAS_EA */
     SLOT_MAGIC,     /* mfspr r3,SPRG1 while the guest maps 0xFFFFF000 */
     SLOT_CLUSTER,   /* tlbsx 0,r3; tlbre; mfspr r3,MAS1 -> tlbsx 0,r3; mfspr r3,SPRG1 */
+    SLOT_TC_REMAP,  /* wrteei 1 while its stub's page is mapped elsewhere */
     SLOT__COUNT
 };
 
@@ -513,6 +516,64 @@ static void test_cluster(void)
     REPORT("smc.cluster.rewritten", "second word rewritten to mfspr r3,SPRG1 returns SPRG1", b);
 }
 
+/* A 4 KiB TLB0 entry (way 0 of EA's set), or its removal with @mas3 = 0. */
+static void tlb0_write(uint32_t ea, uint32_t mas3)
+{
+    mtspr(SPR_MAS0, 0);
+    mtspr(SPR_MAS1, mas3 ? MAS1_VALID | MAS1_TSIZE(2) : 0);
+    mtspr(SPR_MAS2, ea);
+    mtspr(SPR_MAS3, mas3);
+    mtspr(SPR_MAS7, 0);
+    asm volatile("isync; tlbwe; isync" ::: "memory");
+}
+
+static uint32_t scratch_page[1024] __attribute__((aligned(4096)));
+
+/* Call the wrteei 1 slot @LOOPS times: each call must set MSR[EE]. */
+static struct first_bad loop_wrteei(unsigned slot)
+{
+    struct first_bad b = FIRST_BAD_INIT;
+
+    for (int i = 0; i < LOOPS; i++) {
+        ee_off();
+        call_slot(slot, 0);
+        note(&b, mfmsr() & MSR_EE, MSR_EE);
+    }
+    ee_off();
+    return b;
+}
+
+/*
+ * The guest maps the page holding a stub (under bt=on the site reads as a
+ * branch to it; elsewhere some unused page stands in) to other memory: the
+ * monitor must undo the stub before the guest runs it there. The same
+ * calls must behave the same throughout, and after the entry is gone.
+ */
+static void test_tc_remap(void)
+{
+    uint32_t *site = slot_at(SLOT_TC_REMAP);
+    uint32_t page = 0x003f0000;     /* unused RAM when there is no stub */
+    struct first_bad b;
+
+    build_slot(SLOT_TC_REMAP, enc_wrteei(1));
+    b = loop_wrteei(SLOT_TC_REMAP);
+    REPORT("smc.tc_remap.hot", "wrteei 1 function sets MSR[EE]", b);
+    if ((site[0] >> 26) == 18 && !(site[0] & 3)) {
+        int32_t disp = (int32_t)(site[0] << 6) >> 6 & ~3;
+
+        page = ((uint32_t)site + disp) & ~0xfffu;
+    }
+    for (int i = 0; i < 1024; i++) {
+        scratch_page[i] = 0;        /* not code: a stub run here would crash */
+    }
+    tlb0_write(page, (uint32_t)scratch_page | 0x15 /* SR|SW|SX */);
+    b = loop_wrteei(SLOT_TC_REMAP);
+    REPORT("smc.tc_remap.remapped", "the same while the stub's page maps elsewhere", b);
+    tlb0_write(page, 0);
+    b = loop_wrteei(SLOT_TC_REMAP);
+    REPORT("smc.tc_remap.restored", "the same once the mapping is gone", b);
+}
+
 /* ---- main ------------------------------------------------------------------------ */
 
 /*
@@ -575,6 +636,7 @@ void payload_main(void)
     test_alias();
     test_magic_mapping();
     test_cluster();
+    test_tc_remap();
     CHECK_EQ("smc.no_interrupts", "interrupts taken", irqs_taken(), 0);
 
     puts_("SMC done passed=");

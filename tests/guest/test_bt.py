@@ -42,6 +42,7 @@ CONFORMANCE = os.path.join(g.GUESTS, "conformance.elf")
 SMC = os.path.join(g.GUESTS, "smc.elf")
 SMC_MAGIC_SLOT = 7      # smc.c SLOT_MAGIC: mfspr r3,SPRG1 while the guest maps 0xFFFFF000
 SMC_CLUSTER_SLOT = 8    # smc.c SLOT_CLUSTER: tlbsx 0,r3; tlbre -> tlbsx 0,r3; mfspr r3,SPRG1
+SMC_TC_REMAP_SLOT = 9   # smc.c SLOT_TC_REMAP: wrteei 1 while its stub's page is mapped elsewhere
 SMC_LOOPS = 64
 MFSPR_R3_SPRG1 = 0x7c7142a6
 RFI = 0x4c000064
@@ -432,6 +433,14 @@ def check_smc(r):
     check(any(s.get("translation", {}).get("state") == "translated" for s in again),
           f"{tag}: translated again once the guest's mapping is gone", str(again))
     print(f"  {tag}: {len(dropped)} dropped site records; translator {tr}")
+    # the guest maps the stub's page elsewhere for a while (test_tc_remap)
+    pa = f"pa 0x{code_page + 4 * slot_words * SMC_TC_REMAP_SLOT:x}"
+    ev = [("translate" if l.startswith("kvm_bt_translate") else l.split(": ", 1)[-1])
+          for l in err.splitlines() if (pa + " " in l or pa + ":" in l) and
+          l.startswith(("kvm_bt_translate", "kvm_bt_undo"))]
+    check(ev == ["translate", "TC mapping changed", "translate"],
+          f"{tag}: a stub is undone while the guest maps its page elsewhere, and made again "
+          "(in a new slot) once the mapping is back", str(ev))
 
     cl_pa = code_page + 4 * slot_words * SMC_CLUSTER_SLOT
     for key, tag, threshold in (("smc-bt1", "smc, bt=on,hot-threshold=1", 1),
