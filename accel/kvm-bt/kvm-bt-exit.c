@@ -245,7 +245,7 @@ static unsigned site_run(KvmBtSite *site)
  */
 static uint16_t run_block_done(const KvmBtVcpu *v, unsigned from, uint64_t pc)
 {
-    unsigned end = v->run_words;
+    unsigned end = v->run.words;
     uint16_t branch = v->run.branches >> from;
 
     if (v->run_cut) {
@@ -267,7 +267,7 @@ static void account_run(KvmBtVcpu *v, uint16_t done)
     qemu_mutex_lock(&v->lock);
     v->cluster_runs++;
     v->absorbed += absorbed;
-    v->run_site->cluster_runs += (done >> (v->run_words - 1)) & 1;  /* reached its end */
+    v->run_site->cluster_runs += (done >> (v->run.words - 1)) & 1;  /* reached its end */
     v->run_site->cluster_absorbed += absorbed;
     qemu_mutex_unlock(&v->lock);
 }
@@ -295,7 +295,7 @@ static void handle_exit(CPUState *cs, KvmBtVcpu *v)
     }
     v->tlb_op = kvm_bt_state.bt && changes_tlb(cls, v->exit_word);
     v->tlb_op_tlbwe = cls == KVM_BT_EXIT_TLBWE;
-    v->run_words = 1;
+    v->run.words = 0;
     qemu_mutex_lock(&v->lock);
     site = kvm_bt_sites_find(&v->sites, ea, v->exit_word);
     if (!site) {
@@ -320,7 +320,6 @@ static void handle_exit(CPUState *cs, KvmBtVcpu *v)
         }
         if (kvm_bt_state.cluster && site->exits >= kvm_bt_state.hot_threshold &&
             !v->stub_resume && site_run(site) > 1) {
-            v->run_words = site->cluster.words;
             v->run = site->cluster;
             v->run_site = site;
             v->run_ea = ea;
@@ -386,7 +385,7 @@ static bool must_return(CPUState *cs)
 static int step_privileged(CPUState *cs, KvmBtVcpu *v)
 {
     CPUPPCState *env = &POWERPC_CPU(cs)->env;
-    unsigned words = v->run_words;
+    unsigned words = MAX(v->run.words, 1);
     int r;
 
     if (!v->step_pending) {

@@ -56,8 +56,7 @@ typedef struct KvmBtVcpu {
     uint32_t stub_resume;       /* ... continues here, after the site (0: none) */
     bool tlb_op;                /* the exit may change the guest TLB ... */
     bool tlb_op_tlbwe;          /* ... and is a tlbwe */
-    /* bt=on: the exit steps a cluster (core/bt-cluster.h) of run_words > 1 */
-    unsigned run_words;
+    /* bt=on: the exit steps this cluster (core/bt-cluster.h) if run.words > 1 */
     KvmBtCluster run;
     KvmBtSite *run_site;
     uint64_t run_ea;

@@ -126,12 +126,13 @@ static Info dform_mem(uint32_t w)
  * is hot and translated: taken along by runs, it would never become hot,
  * and a translation costs no exit at all.
  */
-static Info translatable(Info i, uint32_t ea, uint32_t w)
+static Info translatable(Info i, uint32_t w)
 {
     KvmBtXlat x;
 
+    /* a dry run with a nearby, large enough TC slot, as kvm_bt_xlat_needs_stub() */
     if ((i.role == R_PRIV || i.role == R_LAST) &&
-        (kvm_bt_xlat(ea, w, 0, 0, &x) == KVM_BT_XLAT_INPLACE || kvm_bt_xlat_needs_stub(w))) {
+        kvm_bt_xlat(0x10000, w, 0x20000, KVM_BT_STUB_MAX_WORDS, &x) != KVM_BT_XLAT_NONE) {
         return stop("translatable: left to exit until it is translated");
     }
     return i;
@@ -229,7 +230,7 @@ unsigned kvm_bt_cluster_scan(uint32_t ea, const uint32_t *words, unsigned n,
     if (!limit) {
         return none(out, "no words");
     }
-    head = translatable(role(words[0]), ea, words[0]);
+    head = translatable(role(words[0]), words[0]);
     if (head.role == R_LAST) {
         return none(out, "an interrupt return or EE change only ends a run");
     }
@@ -239,7 +240,7 @@ unsigned kvm_bt_cluster_scan(uint32_t ea, const uint32_t *words, unsigned n,
     tlb = head.tlb;
     wrote = head.writes_mirror;
     for (unsigned i = 1; i < limit; i++) {
-        Info w = translatable(role(words[i]), ea + 4 * i, words[i]);
+        Info w = translatable(role(words[i]), words[i]);
 
         if (w.role == R_STOP) {
             why = w.why;
