@@ -7,7 +7,7 @@ KVM_BT_CACHE ?= $(HOME)/.cache/kvm-bt
 export KVM_BT_CACHE
 CORE_BUILD := $(KVM_BT_CACHE)/core-build
 
-.PHONY: all help setup qemu guests core check demo bench clean distclean
+.PHONY: all help setup qemu cross-qemu guests core check demo bench clean distclean
 
 all: qemu core
 
@@ -15,6 +15,7 @@ help:
 	@echo "make            build qemu-system-ppc (QEMU 7.2 + kvm-bt) and the translator core"
 	@echo "make setup      install the Debian packages everything needs (scripts/setup.sh)"
 	@echo "make guests     build the stock and PV Linux guests and the workload"
+	@echo "make cross-qemu static qemu-system-ppc (kvm, kvm-bt, tcg) for a 32-bit PowerPC host (e500v2)"
 	@echo "make check      build everything and run every test (tests/run.py)"
 	@echo "make demo       boot the stock guest and print its summary (scripts/demo.sh)"
 	@echo "make bench      native vs trap vs pv vs bt (QUICK=1: small counts; RUNS=N)"
@@ -27,6 +28,9 @@ setup:
 qemu:
 	scripts/build-qemu.sh
 
+cross-qemu:
+	scripts/build-cross-qemu.sh
+
 guests:
 	scripts/build-guests.sh
 
@@ -36,7 +40,7 @@ core:
 	if [ ! -f $(CORE_BUILD)/build.ninja ]; then meson setup $(CORE_BUILD) . >/dev/null; fi; \
 	ninja -C $(CORE_BUILD) >/dev/null
 
-check: qemu guests core
+check: qemu cross-qemu guests core
 	python3 tests/run.py $(SUITES)
 
 demo: qemu guests
@@ -47,6 +51,8 @@ bench: qemu guests
 
 clean:
 	rm -rf $(CORE_BUILD) $(KVM_BT_CACHE)/qemu/build $(KVM_BT_CACHE)/linux/build-*
+	rm -rf $(KVM_BT_CACHE)/cross/build $(KVM_BT_CACHE)/cross/sysroot $(KVM_BT_CACHE)/cross/qemu-build \
+	       $(KVM_BT_CACHE)/cross/qemu-system-ppc $(KVM_BT_CACHE)/cross/qemu-system-ppc.key
 
 distclean:
 	rm -rf $(KVM_BT_CACHE)
