@@ -104,7 +104,8 @@ sync_overlay() {
 
 # run_ninja BUILD_DIR TARGET...: build with progress lines (the full output
 # goes to BUILD_DIR/ninja-last.log); die on failure or on a compiler warning
-# in our own files (QEMU builds without -Werror; accel/kvm-bt must be clean).
+# in our own files, sources or headers (QEMU builds without -Werror;
+# accel/kvm-bt must be clean on every host).
 run_ninja() {
     local build=$1; shift
     local ninja_log=$build/ninja-last.log
@@ -114,7 +115,7 @@ run_ninja() {
             | awk '/error:|undefined reference|FAILED:/ || (/warning:/ && /accel\/kvm-bt\//) {print substr($0, 1, 300); next} /warning:/ {next} {split($1,a,"[/[\\]]"); n=a[2]; t=a[3]; if (t>0 && (n*10/t > p || n==t)) {p=int(n*10/t)+1; print "  " $1 " " int(n*100/t) "%"; fflush()}}'; fi; }
     [ "${PIPESTATUS[0]}" = 0 ] || die "QEMU build failed (log: $ninja_log)"
     local warned
-    warned=$(grep -oE '[^ :]*accel/kvm-bt/[^ :]+\.c:[0-9]+:[0-9]+: warning:' "$ninja_log" \
+    warned=$(grep -oE '[^ :]*accel/kvm-bt/[^ :]+\.[ch]:[0-9]+:[0-9]+: warning:' "$ninja_log" \
              | sed -E 's|^.*(accel/kvm-bt/[^:]+):.*|\1|' | sort -u || true)
     if [ -n "$warned" ]; then
         # recompiled (and warned about) again next time, not taken as built
