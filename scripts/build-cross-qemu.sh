@@ -59,8 +59,15 @@ command -v $HOST-gcc >/dev/null || die "no $HOST-gcc: run scripts/setup.sh (gcc-
 take_lock "$CROSS/.lock"
 # Debian's meson runs on Debian's python: a pyenv python earlier in PATH must not shadow it.
 export PATH=/usr/bin:$PATH
-# /usr/lib/ccache has $HOST-gcc too: the cross compiler runs through ccache.
+# The cross compiler runs through ccache: Debian's ccache links $HOST-gcc in
+# /usr/lib/ccache when the cross gcc is installed; without that link, a wrapper.
 use_ccache
+if [ "$(command -v $HOST-gcc)" != /usr/lib/ccache/$HOST-gcc ] && command -v ccache >/dev/null; then
+    mkdir -p "$CROSS/bin"
+    printf '#!/bin/sh\nexec ccache /usr/bin/%s-gcc "$@"\n' $HOST > "$CROSS/bin/$HOST-gcc"
+    chmod +x "$CROSS/bin/$HOST-gcc"
+    export PATH=$CROSS/bin:$PATH CCACHE_DIR=${CCACHE_DIR:-$KVM_BT_CACHE/ccache}
+fi
 # Only the sysroot's .pc files, through the plain pkg-config (QEMU's configure
 # would otherwise run $HOST-pkg-config).
 export PKG_CONFIG=pkg-config PKG_CONFIG_LIBDIR=$SYSROOT/lib/pkgconfig
