@@ -401,6 +401,11 @@ static bool run_one(struct run *r)
                 say("KVMNEST-MARK run=%s at=end t_ns=%llu", r->name,
                     (unsigned long long)(now_ns() - start));
                 qmp_send(to_qemu, "{\"execute\":\"quit\"}\n");
+            } else if (!shutdown && strstr(buf, "\"STOP\"")) {
+                /* e.g. an instruction KVM cannot emulate: QEMU stops the VM */
+                say("KVMNEST-ERROR run=%s what=vm-stopped detail=\"the VM stopped before the "
+                    "guest powered off (see QEMU's message above)\"", r->name);
+                qmp_send(to_qemu, "{\"execute\":\"quit\"}\n");
             }
         }
     }

@@ -14,8 +14,10 @@ import sys
 import guestlib
 import nestedlib
 
-COUNTERS = ["emulated_inst_exits", "syscall_exits", "dtlb_virt_miss_exits",
-            "dtlb_real_miss_exits", "itlb_virt_miss_exits", "itlb_real_miss_exits",
+# KVM's *_real_miss: the guest had no mapping, the miss is reflected to it;
+# *_virt_miss: the guest had one and KVM refilled its shadow TLB.
+COUNTERS = ["emulated_inst_exits", "syscall_exits", "dtlb_real_miss_exits",
+            "dtlb_virt_miss_exits", "itlb_real_miss_exits", "itlb_virt_miss_exits",
             "isi_exits", "dsi_exits", "dec_exits", "mmio_exits", "signal_exits",
             "halt_wakeup", "ext_intr_exits"]
 
