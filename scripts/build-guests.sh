@@ -24,6 +24,12 @@ mkdir -p "$GUESTS"
 command -v ${CROSS}gcc >/dev/null || die "${CROSS}gcc not found: run scripts/setup.sh"
 [ -f "$LINUX_TARBALL" ] || die "$LINUX_TARBALL not found: run scripts/setup.sh (package linux-source-6.1)"
 LINUX_VERSION=$(dpkg-query -W -f='${Version}' linux-source-6.1)
+# Our fixes to Linux (KVM e500v2), applied at unpack time: the source's
+# stamp names the version and the patch set.
+LINUX_PATCHES=("$KVM_BT_TOP"/patches/linux-6.1/*.patch)
+[ -f "${LINUX_PATCHES[0]}" ] || die "no patches in $KVM_BT_TOP/patches/linux-6.1"
+LINUX_PATCHES_KEY=$(hash_files "${LINUX_PATCHES[@]}")
+LINUX_SRC_KEY="$LINUX_VERSION patches=$LINUX_PATCHES_KEY"
 
 build_workload() {
     local src=$KVM_BT_TOP/guests/workload/workload.c
@@ -80,17 +86,46 @@ build_payloads() {
     build_payload smc smc.c
 }
 
+# Files a patch changes (its +++ lines), relative to the source's top.
+patched_files() { sed -n 's|^+++ b/\([^[:space:]]*\).*|\1|p' "$@" | sort -u; }
+
+# The source tree: linux-source-6.1 with patches/linux-6.1/*.patch applied.
+# A new Linux version removes the kernels' build folders; a changed patch
+# set keeps them and gives every file the old or the new patches change (and
+# those the PV fixes edit) a new time, so make rebuilds just what they touch.
 unpack_linux() {
-    if stamp_ok "$LINUX_SRC" "$LINUX_VERSION"; then
+    if stamp_ok "$LINUX_SRC" "$LINUX_SRC_KEY"; then
         return
     fi
-    log "unpacking linux-source-6.1 $LINUX_VERSION"
-    rm -rf "$LINUX_SRC" "$LINUX/unpack.tmp" "$LINUX"/build-*
+    local old touch=() f p
+    old=$(cat "$LINUX_SRC/.kvm-bt-stamp" 2>/dev/null || true)
+    if [ -n "$old" ] && [ "${old%% *}" = "$LINUX_VERSION" ]; then
+        log "unpacking linux-source-6.1 $LINUX_VERSION (patch set changed: build folders kept)"
+        [ ! -f "$LINUX_SRC/.kvm-bt-patched" ] || mapfile -t touch < "$LINUX_SRC/.kvm-bt-patched"
+        rm -rf "$LINUX_SRC" "$LINUX/unpack.tmp"
+    else
+        log "unpacking linux-source-6.1 $LINUX_VERSION"
+        rm -rf "$LINUX_SRC" "$LINUX/unpack.tmp" "$LINUX"/build-*
+    fi
     mkdir -p "$LINUX/unpack.tmp"
     tar -C "$LINUX/unpack.tmp" -xJf "$LINUX_TARBALL"
-    mv "$LINUX/unpack.tmp/linux-source-6.1" "$LINUX_SRC"
+    local src=$LINUX/unpack.tmp/linux-source-6.1
+    for p in "${LINUX_PATCHES[@]}"; do
+        log "applying ${p#"$KVM_BT_TOP"/}"
+        patch -d "$src" -p1 -s -N --batch --no-backup-if-mismatch -r - < "$p" > "$LINUX/patch.log" 2>&1 \
+            || { cat "$LINUX/patch.log" >&2
+                 die "${p#"$KVM_BT_TOP"/} does not apply to linux-source-6.1 $LINUX_VERSION"; }
+    done
+    rm -f "$LINUX/patch.log"
+    patched_files "${LINUX_PATCHES[@]}" > "$src/.kvm-bt-patched"
+    mapfile -t -O ${#touch[@]} touch < <(cat "$src/.kvm-bt-patched"
+        sed -n '1s/^# file: //p' "$KVM_BT_TOP"/guests/linux/*.pl)
+    for f in "${touch[@]}"; do
+        [ ! -f "$src/$f" ] || touch "$src/$f"
+    done
+    mv "$src" "$LINUX_SRC"
     rm -rf "$LINUX/unpack.tmp"
-    stamp_write "$LINUX_SRC" "$LINUX_VERSION"
+    stamp_write "$LINUX_SRC" "$LINUX_SRC_KEY"
 }
 
 # build_kernel NAME FRAGMENT... : vmlinux-NAME from the listed config fragments;
