@@ -1,8 +1,10 @@
 #!/bin/bash
 # Build the guest images into $KVM_BT_CACHE/guests:
 #   workload         static PowerPC workload program (the initramfs' /init)
-#   vmlinux-stock    Linux 6.1, corenet32_smp_defconfig + guests/linux/kvm-bt.config
+#   vmlinux-stock    Linux 6.1, corenet32_smp_defconfig + guests/linux/kvm-bt.config (e500mc)
 #   vmlinux-pv       the same plus guests/linux/pv.config (CONFIG_KVM_GUEST=y)
+#   vmlinux-e500v2-stock  mpc85xx_smp_defconfig + kvm-bt.config + e500v2.config (e500v2)
+#   vmlinux-e500v2-pv     the same plus pv.config
 #   conformance.elf, pv.elf, smc.elf   bare-metal test payloads (tests/conformance)
 # Each output is keyed by a hash of everything it is made from; a key that
 # matches skips the build, anything else rebuilds incrementally.
@@ -128,13 +130,26 @@ unpack_linux() {
     stamp_write "$LINUX_SRC" "$LINUX_SRC_KEY"
 }
 
-# build_kernel NAME FRAGMENT... : vmlinux-NAME from the listed config fragments;
+# build_kernel NAME DEFCONFIG FRAGMENT... : vmlinux-NAME from Linux's DEFCONFIG
+# target and the listed config fragments merged over it;
 # KVM_GUEST_FIXES: perl scripts applied first, each to the source file its first line names
+# SEED_FROM: a kernel whose build folder a first build of this one starts from
 build_kernel() {
-    local name=$1; shift
+    local name=$1 defconfig=$2; shift 2
     local frags=("$@")
-    local out=$GUESTS/vmlinux-$name bdir=$LINUX/build-$name key
-    key="$LINUX_VERSION $(hash_files "${frags[@]}" "$GUESTS/workload" ${KVM_GUEST_FIXES:-})"
+    local out=$GUESTS/vmlinux-$name bdir=$LINUX/build-$name key merged_opts
+    # Later fragments override earlier ones, option by option.
+    merged_opts=$(cat "${frags[@]}" \
+        | awk '/^(# )?CONFIG_/ { match($0, /CONFIG_[A-Za-z0-9_]+/); k = substr($0, RSTART, RLENGTH);
+                                  if (!(k in v)) order[++n] = k; v[k] = $0 }
+               END { for (i = 1; i <= n; i++) print v[order[i]] }')
+    # The key: what the kernel is made from. The workload counts when it is
+    # built in; kernels from another defconfig than the e500mc pair's name it
+    # and the Linux patch set (the e500mc keys predate both).
+    local made_of=("${frags[@]}")
+    ! grep -q '@INITRAMFS_LIST@' <<< "$merged_opts" || made_of+=("$GUESTS/workload")
+    key="$LINUX_VERSION $(hash_files "${made_of[@]}" ${KVM_GUEST_FIXES:-})"
+    [ "$defconfig" = corenet32_smp_defconfig ] || key+=" $defconfig patches=$LINUX_PATCHES_KEY"
     if [ -f "$out" ] && [ "$(cat "$out.key" 2>/dev/null)" = "$key" ]; then
         log "vmlinux-$name up to date"
         return
@@ -151,14 +166,10 @@ build_kernel() {
         perl -0pi "$fix" "$LINUX_SRC/$(sed -n '1s/^# file: //p' "$fix")"
     done
     local merged=$bdir/kvm-bt.fragment
-    # Later fragments override earlier ones, option by option.
-    cat "${frags[@]}" | sed "s|@INITRAMFS_LIST@|$GUESTS/initramfs.list|" \
-        | awk '/^(# )?CONFIG_/ { match($0, /CONFIG_[A-Za-z0-9_]+/); k = substr($0, RSTART, RLENGTH);
-                                  if (!(k in v)) order[++n] = k; v[k] = $0 }
-               END { for (i = 1; i <= n; i++) print v[order[i]] }' > "$merged.tmp"
+    sed "s|@INITRAMFS_LIST@|$GUESTS/initramfs.list|" <<< "$merged_opts" > "$merged.tmp"
     mv "$merged.tmp" "$merged"
-    log "configuring vmlinux-$name"
-    "${KMAKE[@]}" -C "$LINUX_SRC" O="$bdir" corenet32_smp_defconfig > "$bdir/config.log" 2>&1
+    log "configuring vmlinux-$name ($defconfig + ${frags[*]##*/})"
+    "${KMAKE[@]}" -C "$LINUX_SRC" O="$bdir" "$defconfig" > "$bdir/config.log" 2>&1
     (cd "$bdir" && KCONFIG_CONFIG=.config "$LINUX_SRC/scripts/kconfig/merge_config.sh" \
         -m -O "$bdir" .config "$merged" >> config.log 2>&1)
     "${KMAKE[@]}" -C "$LINUX_SRC" O="$bdir" olddefconfig >> "$bdir/config.log" 2>&1
@@ -187,7 +198,14 @@ build_kernel() {
 build_workload
 build_payloads
 unpack_linux
-build_kernel stock "$KVM_BT_TOP/guests/linux/kvm-bt.config"
-KVM_GUEST_FIXES="$KVM_BT_TOP/guests/linux/pv-magic-page-selftest.pl $KVM_BT_TOP/guests/linux/pv-template-space.pl" \
-    SEED_FROM=stock build_kernel pv "$KVM_BT_TOP/guests/linux/kvm-bt.config" "$KVM_BT_TOP/guests/linux/pv.config"
+L=$KVM_BT_TOP/guests/linux
+PV_FIXES="$L/pv-magic-page-selftest.pl $L/pv-template-space.pl"
+# e500mc (-cpu e500mc)
+build_kernel stock corenet32_smp_defconfig "$L/kvm-bt.config"
+KVM_GUEST_FIXES=$PV_FIXES SEED_FROM=stock \
+    build_kernel pv corenet32_smp_defconfig "$L/kvm-bt.config" "$L/pv.config"
+# e500v2 (-cpu e500v2)
+build_kernel e500v2-stock mpc85xx_smp_defconfig "$L/kvm-bt.config" "$L/e500v2.config"
+KVM_GUEST_FIXES=$PV_FIXES SEED_FROM=e500v2-stock \
+    build_kernel e500v2-pv mpc85xx_smp_defconfig "$L/kvm-bt.config" "$L/e500v2.config" "$L/pv.config"
 log "guest images in $GUESTS"
