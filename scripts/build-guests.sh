@@ -5,6 +5,7 @@
 #   vmlinux-pv       the same plus guests/linux/pv.config (CONFIG_KVM_GUEST=y)
 #   vmlinux-e500v2-stock  mpc85xx_smp_defconfig + kvm-bt.config + e500v2.config (e500v2)
 #   vmlinux-e500v2-pv     the same plus pv.config
+#   vmlinux-kvm-host      e500v2 + kvm-host.config: a Linux KVM e500v2 host (no initramfs)
 #   conformance.elf, pv.elf, smc.elf   bare-metal test payloads (tests/conformance)
 # Each output is keyed by a hash of everything it is made from; a key that
 # matches skips the build, anything else rebuilds incrementally.
@@ -195,6 +196,33 @@ build_kernel() {
     log "vmlinux-$name built in $(( $(date +%s) - start ))s"
 }
 
+# KVM e500v2 copies one exit handler per interrupt to the host's IVOR offsets
+# (kvmppc_booke_init(), kvmppc_e500_init()); check in the host's System.map
+# that no copy reaches another vector (patches/linux-6.1/0003-*).
+check_kvm_vectors() {
+    local map=$1 bad
+    bad=$(awk '
+        function hex(s,   i, v) { v = 0; for (i = 1; i <= length(s); i++) v = v * 16 + index("0123456789abcdef", substr(s, i, 1)) - 1; return v }
+        BEGIN { n = split("CriticalInput MachineCheck DataStorage InstructionStorage ExternalInput " \
+                          "Alignment Program FloatingPointUnavailable SystemCall " \
+                          "AuxillaryProcessorUnavailable Decrementer FixedIntervalTimer WatchdogTimer " \
+                          "DataTLBError InstructionTLBError DebugCrit SPEUnavailable " \
+                          "SPEFloatingPointData SPEFloatingPointRound", label, " ")
+                split("0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 32 33 34", ivor, " ") }
+        { addr[$3] = hex(tolower($1)) }
+        END {
+            for (i = 1; i <= n; i++) {
+                h = "kvmppc_handler_" ivor[i]; nh = (i < n) ? "kvmppc_handler_" ivor[i + 1] : "kvmppc_handlers_end"
+                if (!(label[i] in addr) || !(h in addr) || !(nh in addr)) { print "no symbol for IVOR" ivor[i]; continue }
+                off[i] = addr[label[i]] % 65536; len[i] = addr[nh] - addr[h]
+            }
+            for (i = 1; i <= n; i++) for (j = 1; j <= n; j++)
+                if (i != j && (i in off) && (j in off) && off[j] >= off[i] && off[j] < off[i] + len[i])
+                    printf "IVOR%d handler (0x%x bytes at 0x%x) reaches IVOR%d (0x%x)\n", ivor[i], len[i], off[i], ivor[j], off[j]
+        }' "$map")
+    [ -z "$bad" ] || die "vmlinux-kvm-host: KVM exit handlers overlap host vectors: $bad"
+}
+
 build_workload
 build_payloads
 unpack_linux
@@ -204,8 +232,11 @@ PV_FIXES="$L/pv-magic-page-selftest.pl $L/pv-template-space.pl"
 build_kernel stock corenet32_smp_defconfig "$L/kvm-bt.config"
 KVM_GUEST_FIXES=$PV_FIXES SEED_FROM=stock \
     build_kernel pv corenet32_smp_defconfig "$L/kvm-bt.config" "$L/pv.config"
-# e500v2 (-cpu e500v2)
+# e500v2 (-cpu e500v2): guests, and a KVM host seeded from the stock guest's objects
 build_kernel e500v2-stock mpc85xx_smp_defconfig "$L/kvm-bt.config" "$L/e500v2.config"
 KVM_GUEST_FIXES=$PV_FIXES SEED_FROM=e500v2-stock \
     build_kernel e500v2-pv mpc85xx_smp_defconfig "$L/kvm-bt.config" "$L/e500v2.config" "$L/pv.config"
+SEED_FROM=e500v2-stock \
+    build_kernel kvm-host mpc85xx_smp_defconfig "$L/kvm-bt.config" "$L/e500v2.config" "$L/kvm-host.config"
+check_kvm_vectors "$GUESTS/vmlinux-kvm-host.map"
 log "guest images in $GUESTS"
