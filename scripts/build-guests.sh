@@ -1,8 +1,11 @@
 #!/bin/bash
 # Build the guest images into $KVM_BT_CACHE/guests:
 #   workload         static PowerPC workload program (the initramfs' /init)
-#   vmlinux-stock    Linux 6.1, corenet32_smp_defconfig + guests/linux/kvm-bt.config
+#   vmlinux-stock    Linux 6.1, corenet32_smp_defconfig + guests/linux/kvm-bt.config (e500mc)
 #   vmlinux-pv       the same plus guests/linux/pv.config (CONFIG_KVM_GUEST=y)
+#   vmlinux-e500v2-stock  mpc85xx_smp_defconfig + kvm-bt.config + e500v2.config (e500v2)
+#   vmlinux-e500v2-pv     the same plus pv.config
+#   vmlinux-kvm-host      e500v2 + kvm-host.config: a Linux KVM e500v2 host (no initramfs)
 #   conformance.elf, pv.elf, smc.elf   bare-metal test payloads (tests/conformance)
 # Each output is keyed by a hash of everything it is made from; a key that
 # matches skips the build, anything else rebuilds incrementally.
@@ -24,6 +27,12 @@ mkdir -p "$GUESTS"
 command -v ${CROSS}gcc >/dev/null || die "${CROSS}gcc not found: run scripts/setup.sh"
 [ -f "$LINUX_TARBALL" ] || die "$LINUX_TARBALL not found: run scripts/setup.sh (package linux-source-6.1)"
 LINUX_VERSION=$(dpkg-query -W -f='${Version}' linux-source-6.1)
+# Our fixes to Linux (KVM e500v2), applied at unpack time: the source's
+# stamp names the version and the patch set.
+LINUX_PATCHES=("$KVM_BT_TOP"/patches/linux-6.1/*.patch)
+[ -f "${LINUX_PATCHES[0]}" ] || die "no patches in $KVM_BT_TOP/patches/linux-6.1"
+LINUX_PATCHES_KEY=$(hash_files "${LINUX_PATCHES[@]}")
+LINUX_SRC_KEY="$LINUX_VERSION patches=$LINUX_PATCHES_KEY"
 
 build_workload() {
     local src=$KVM_BT_TOP/guests/workload/workload.c
@@ -80,26 +89,68 @@ build_payloads() {
     build_payload smc smc.c
 }
 
+# Files a patch changes (its +++ lines), relative to the source's top.
+patched_files() { sed -n 's|^+++ b/\([^[:space:]]*\).*|\1|p' "$@" | sort -u; }
+
+# The source tree: linux-source-6.1 with patches/linux-6.1/*.patch applied.
+# A new Linux version removes the kernels' build folders; a changed patch
+# set keeps them and gives every file the old or the new patches change (and
+# those the PV fixes edit) a new time, so make rebuilds just what they touch.
 unpack_linux() {
-    if stamp_ok "$LINUX_SRC" "$LINUX_VERSION"; then
+    if stamp_ok "$LINUX_SRC" "$LINUX_SRC_KEY"; then
         return
     fi
-    log "unpacking linux-source-6.1 $LINUX_VERSION"
-    rm -rf "$LINUX_SRC" "$LINUX/unpack.tmp" "$LINUX"/build-*
+    local old touch=() f p
+    old=$(cat "$LINUX_SRC/.kvm-bt-stamp" 2>/dev/null || true)
+    if [ -n "$old" ] && [ "${old%% *}" = "$LINUX_VERSION" ]; then
+        log "unpacking linux-source-6.1 $LINUX_VERSION (patch set changed: build folders kept)"
+        [ ! -f "$LINUX_SRC/.kvm-bt-patched" ] || mapfile -t touch < "$LINUX_SRC/.kvm-bt-patched"
+        rm -rf "$LINUX_SRC" "$LINUX/unpack.tmp"
+    else
+        log "unpacking linux-source-6.1 $LINUX_VERSION"
+        rm -rf "$LINUX_SRC" "$LINUX/unpack.tmp" "$LINUX"/build-*
+    fi
     mkdir -p "$LINUX/unpack.tmp"
     tar -C "$LINUX/unpack.tmp" -xJf "$LINUX_TARBALL"
-    mv "$LINUX/unpack.tmp/linux-source-6.1" "$LINUX_SRC"
+    local src=$LINUX/unpack.tmp/linux-source-6.1
+    for p in "${LINUX_PATCHES[@]}"; do
+        log "applying ${p#"$KVM_BT_TOP"/}"
+        patch -d "$src" -p1 -s -N --batch --no-backup-if-mismatch -r - < "$p" > "$LINUX/patch.log" 2>&1 \
+            || { cat "$LINUX/patch.log" >&2
+                 die "${p#"$KVM_BT_TOP"/} does not apply to linux-source-6.1 $LINUX_VERSION"; }
+    done
+    rm -f "$LINUX/patch.log"
+    patched_files "${LINUX_PATCHES[@]}" > "$src/.kvm-bt-patched"
+    mapfile -t -O ${#touch[@]} touch < <(cat "$src/.kvm-bt-patched"
+        sed -n '1s/^# file: //p' "$KVM_BT_TOP"/guests/linux/*.pl)
+    for f in "${touch[@]}"; do
+        [ ! -f "$src/$f" ] || touch "$src/$f"
+    done
+    mv "$src" "$LINUX_SRC"
     rm -rf "$LINUX/unpack.tmp"
-    stamp_write "$LINUX_SRC" "$LINUX_VERSION"
+    stamp_write "$LINUX_SRC" "$LINUX_SRC_KEY"
 }
 
-# build_kernel NAME FRAGMENT... : vmlinux-NAME from the listed config fragments;
+# build_kernel NAME DEFCONFIG FRAGMENT... : vmlinux-NAME from Linux's DEFCONFIG
+# target and the listed config fragments merged over it;
 # KVM_GUEST_FIXES: perl scripts applied first, each to the source file its first line names
+# SEED_FROM: a kernel whose build folder a first build of this one starts from
 build_kernel() {
-    local name=$1; shift
+    local name=$1 defconfig=$2; shift 2
     local frags=("$@")
-    local out=$GUESTS/vmlinux-$name bdir=$LINUX/build-$name key
-    key="$LINUX_VERSION $(hash_files "${frags[@]}" "$GUESTS/workload" ${KVM_GUEST_FIXES:-})"
+    local out=$GUESTS/vmlinux-$name bdir=$LINUX/build-$name key merged_opts
+    # Later fragments override earlier ones, option by option.
+    merged_opts=$(cat "${frags[@]}" \
+        | awk '/^(# )?CONFIG_/ { match($0, /CONFIG_[A-Za-z0-9_]+/); k = substr($0, RSTART, RLENGTH);
+                                  if (!(k in v)) order[++n] = k; v[k] = $0 }
+               END { for (i = 1; i <= n; i++) print v[order[i]] }')
+    # The key: what the kernel is made from. The workload counts when it is
+    # built in; kernels from another defconfig than the e500mc pair's name it
+    # and the Linux patch set (the e500mc keys predate both).
+    local made_of=("${frags[@]}")
+    ! grep -q '@INITRAMFS_LIST@' <<< "$merged_opts" || made_of+=("$GUESTS/workload")
+    key="$LINUX_VERSION $(hash_files "${made_of[@]}" ${KVM_GUEST_FIXES:-})"
+    [ "$defconfig" = corenet32_smp_defconfig ] || key+=" $defconfig patches=$LINUX_PATCHES_KEY"
     if [ -f "$out" ] && [ "$(cat "$out.key" 2>/dev/null)" = "$key" ]; then
         log "vmlinux-$name up to date"
         return
@@ -116,14 +167,10 @@ build_kernel() {
         perl -0pi "$fix" "$LINUX_SRC/$(sed -n '1s/^# file: //p' "$fix")"
     done
     local merged=$bdir/kvm-bt.fragment
-    # Later fragments override earlier ones, option by option.
-    cat "${frags[@]}" | sed "s|@INITRAMFS_LIST@|$GUESTS/initramfs.list|" \
-        | awk '/^(# )?CONFIG_/ { match($0, /CONFIG_[A-Za-z0-9_]+/); k = substr($0, RSTART, RLENGTH);
-                                  if (!(k in v)) order[++n] = k; v[k] = $0 }
-               END { for (i = 1; i <= n; i++) print v[order[i]] }' > "$merged.tmp"
+    sed "s|@INITRAMFS_LIST@|$GUESTS/initramfs.list|" <<< "$merged_opts" > "$merged.tmp"
     mv "$merged.tmp" "$merged"
-    log "configuring vmlinux-$name"
-    "${KMAKE[@]}" -C "$LINUX_SRC" O="$bdir" corenet32_smp_defconfig > "$bdir/config.log" 2>&1
+    log "configuring vmlinux-$name ($defconfig + ${frags[*]##*/})"
+    "${KMAKE[@]}" -C "$LINUX_SRC" O="$bdir" "$defconfig" > "$bdir/config.log" 2>&1
     (cd "$bdir" && KCONFIG_CONFIG=.config "$LINUX_SRC/scripts/kconfig/merge_config.sh" \
         -m -O "$bdir" .config "$merged" >> config.log 2>&1)
     "${KMAKE[@]}" -C "$LINUX_SRC" O="$bdir" olddefconfig >> "$bdir/config.log" 2>&1
@@ -149,10 +196,47 @@ build_kernel() {
     log "vmlinux-$name built in $(( $(date +%s) - start ))s"
 }
 
+# KVM e500v2 copies one exit handler per interrupt to the host's IVOR offsets
+# (kvmppc_booke_init(), kvmppc_e500_init()); check in the host's System.map
+# that no copy reaches another vector (patches/linux-6.1/0003-*).
+check_kvm_vectors() {
+    local map=$1 bad
+    bad=$(awk '
+        function hex(s,   i, v) { v = 0; for (i = 1; i <= length(s); i++) v = v * 16 + index("0123456789abcdef", substr(s, i, 1)) - 1; return v }
+        BEGIN { n = split("CriticalInput MachineCheck DataStorage InstructionStorage ExternalInput " \
+                          "Alignment Program FloatingPointUnavailable SystemCall " \
+                          "AuxillaryProcessorUnavailable Decrementer FixedIntervalTimer WatchdogTimer " \
+                          "DataTLBError InstructionTLBError DebugCrit SPEUnavailable " \
+                          "SPEFloatingPointData SPEFloatingPointRound", label, " ")
+                split("0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 32 33 34", ivor, " ") }
+        { addr[$3] = hex(tolower($1)) }
+        END {
+            for (i = 1; i <= n; i++) {
+                h = "kvmppc_handler_" ivor[i]; nh = (i < n) ? "kvmppc_handler_" ivor[i + 1] : "kvmppc_handlers_end"
+                if (!(label[i] in addr) || !(h in addr) || !(nh in addr)) { print "no symbol for IVOR" ivor[i]; continue }
+                off[i] = addr[label[i]] % 65536; len[i] = addr[nh] - addr[h]
+            }
+            for (i = 1; i <= n; i++) for (j = 1; j <= n; j++)
+                if (i != j && (i in off) && (j in off) && off[j] >= off[i] && off[j] < off[i] + len[i])
+                    printf "IVOR%d handler (0x%x bytes at 0x%x) reaches IVOR%d (0x%x)\n", ivor[i], len[i], off[i], ivor[j], off[j]
+        }' "$map")
+    [ -z "$bad" ] || die "vmlinux-kvm-host: KVM exit handlers overlap host vectors: $bad"
+}
+
 build_workload
 build_payloads
 unpack_linux
-build_kernel stock "$KVM_BT_TOP/guests/linux/kvm-bt.config"
-KVM_GUEST_FIXES="$KVM_BT_TOP/guests/linux/pv-magic-page-selftest.pl $KVM_BT_TOP/guests/linux/pv-template-space.pl" \
-    SEED_FROM=stock build_kernel pv "$KVM_BT_TOP/guests/linux/kvm-bt.config" "$KVM_BT_TOP/guests/linux/pv.config"
+L=$KVM_BT_TOP/guests/linux
+PV_FIXES="$L/pv-magic-page-selftest.pl $L/pv-template-space.pl"
+# e500mc (-cpu e500mc)
+build_kernel stock corenet32_smp_defconfig "$L/kvm-bt.config"
+KVM_GUEST_FIXES=$PV_FIXES SEED_FROM=stock \
+    build_kernel pv corenet32_smp_defconfig "$L/kvm-bt.config" "$L/pv.config"
+# e500v2 (-cpu e500v2): guests, and a KVM host seeded from the stock guest's objects
+build_kernel e500v2-stock mpc85xx_smp_defconfig "$L/kvm-bt.config" "$L/e500v2.config"
+KVM_GUEST_FIXES=$PV_FIXES SEED_FROM=e500v2-stock \
+    build_kernel e500v2-pv mpc85xx_smp_defconfig "$L/kvm-bt.config" "$L/e500v2.config" "$L/pv.config"
+SEED_FROM=e500v2-stock \
+    build_kernel kvm-host mpc85xx_smp_defconfig "$L/kvm-bt.config" "$L/e500v2.config" "$L/kvm-host.config"
+check_kvm_vectors "$GUESTS/vmlinux-kvm-host.map"
 log "guest images in $GUESTS"
