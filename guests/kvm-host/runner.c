@@ -338,9 +338,10 @@ static bool run_one(struct run *r)
     if (pipe2(out, O_CLOEXEC) < 0) {
         fatal("pipe", "%s", strerror(errno));
     }
-    say("KVMNEST-RUN run=%s timeout_s=%d", r->name, r->timeout_s);
-    insn_marker();
     start = now_ns();
+    say("KVMNEST-RUN run=%s timeout_s=%d t_ns=%llu", r->name, r->timeout_s,
+        (unsigned long long)start);
+    insn_marker();
     pid = fork();
     if (pid < 0) {
         fatal("fork", "%s", strerror(errno));
