@@ -7,7 +7,7 @@ KVM_BT_CACHE ?= $(HOME)/.cache/kvm-bt
 export KVM_BT_CACHE
 CORE_BUILD := $(KVM_BT_CACHE)/core-build
 
-.PHONY: all help setup qemu guests core check demo bench clean distclean
+.PHONY: all help setup qemu cross-qemu guests core nested kvm-nested check demo bench clean distclean
 
 all: qemu core
 
@@ -15,7 +15,10 @@ help:
 	@echo "make            build qemu-system-ppc (QEMU 7.2 + kvm-bt) and the translator core"
 	@echo "make setup      install the Debian packages everything needs (scripts/setup.sh)"
 	@echo "make guests     build the stock and PV Linux guests and the workload"
+	@echo "make cross-qemu static qemu-system-ppc (kvm, kvm-bt, tcg) for a 32-bit PowerPC host (e500v2)"
 	@echo "make check      build everything and run every test (tests/run.py)"
+	@echo "make kvm-nested real Linux KVM e500v2 nested under TCG: the e500v2 guests under"
+	@echo "                -accel kvm, KVM's counters by phase (QUICK=1: small workload)"
 	@echo "make demo       boot the stock guest and print its summary (scripts/demo.sh)"
 	@echo "make bench      native vs trap vs pv vs bt (QUICK=1: small counts; RUNS=N)"
 	@echo "make clean      remove build outputs, keep fetched sources"
@@ -27,8 +30,18 @@ setup:
 qemu:
 	scripts/build-qemu.sh
 
+cross-qemu:
+	scripts/build-cross-qemu.sh
+
 guests:
 	scripts/build-guests.sh
+
+# The nested KVM rig's own pieces (runner, plugin, stripped guests).
+nested: qemu cross-qemu guests
+	scripts/build-nested.sh
+
+kvm-nested: nested
+	python3 tests/guest/kvm_nested.py $(if $(QUICK),--quick)
 
 # Debian's meson runs on Debian's python, whatever else is in PATH.
 core:
@@ -36,7 +49,7 @@ core:
 	if [ ! -f $(CORE_BUILD)/build.ninja ]; then meson setup $(CORE_BUILD) . >/dev/null; fi; \
 	ninja -C $(CORE_BUILD) >/dev/null
 
-check: qemu guests core
+check: qemu cross-qemu guests core nested
 	python3 tests/run.py $(SUITES)
 
 demo: qemu guests
@@ -46,7 +59,9 @@ bench: qemu guests
 	python3 bench/bench.py $(if $(QUICK),--quick) $(if $(RUNS),--runs $(RUNS))
 
 clean:
-	rm -rf $(CORE_BUILD) $(KVM_BT_CACHE)/qemu/build $(KVM_BT_CACHE)/linux/build-*
+	rm -rf $(CORE_BUILD) $(KVM_BT_CACHE)/qemu/build $(KVM_BT_CACHE)/linux/build-* $(KVM_BT_CACHE)/nested
+	rm -rf $(KVM_BT_CACHE)/cross/build $(KVM_BT_CACHE)/cross/sysroot $(KVM_BT_CACHE)/cross/qemu-build \
+	       $(KVM_BT_CACHE)/cross/qemu-system-ppc $(KVM_BT_CACHE)/cross/qemu-system-ppc.key
 
 distclean:
 	rm -rf $(KVM_BT_CACHE)

@@ -22,6 +22,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "guest"))
 import guestlib as g  # noqa: E402
+import nestedlib  # noqa: E402
 
 MODES = [  # name, -accel, guest kernel
     ("native", "tcg", "stock"),
@@ -31,6 +32,15 @@ MODES = [  # name, -accel, guest kernel
 ]
 FULL_ITERS = {"null": 100000, "fork": 200, "exec": 200, "pagefault": 5120, "pipe": 10000,
               "ctxsw": 2500}
+# Real KVM e500v2 on the nested host (tests/guest/nestedlib.py), and the model
+# on the very same e500v2 guests for comparison.
+REAL_KVM_MODES = [("kvm-trap", "e500v2-stock"), ("kvm-pv", "e500v2-pv")]
+MODEL_E500V2_MODES = [("model-trap", "kvm-bt,bt=off", "e500v2-stock"),
+                      ("model-pv", "kvm-bt,bt=off,pv=on", "e500v2-pv"),
+                      ("model-bt", "kvm-bt,bt=on", "e500v2-stock")]
+KVM_COUNTERS = ["emulated_inst_exits", "syscall_exits", "dtlb_real_miss_exits",
+                "itlb_real_miss_exits", "dtlb_virt_miss_exits", "itlb_virt_miss_exits",
+                "dec_exits", "mmio_exits", "dsi_exits", "isi_exits", "signal_exits"]
 DEFAULT_COST = 400
 ALT_COST = 1000
 ICOUNT = "shift=0,sleep=off"
@@ -54,7 +64,7 @@ def availability(accel, kernel):
     return None
 
 
-def one_run(accel, flavour, iters, timeout, icount_cost=None):
+def one_run(accel, flavour, iters, timeout, icount_cost=None, cpu="e500mc"):
     """One guest run; returns a dict with ok, wall, workload rows, stats."""
     with tempfile.TemporaryDirectory() as tmp:
         extra = []
@@ -66,7 +76,8 @@ def one_run(accel, flavour, iters, timeout, icount_cost=None):
             extra = ["-icount", ICOUNT, "-seed", "1"]   # see guestlib.ICOUNT
             if accel.startswith("kvm-bt"):
                 acc += f",exit-cost-ns={icount_cost}"
-        rc, out, secs = g.run_guest(g.qemu_args(acc, flavour, iters, extra=extra), timeout)
+        rc, out, secs = g.run_guest(g.qemu_args(acc, flavour, iters, cpu=cpu, extra=extra),
+                                    timeout)
         rows = g.parse_workload(out)
         res = {"ok": rc == 0 and any(w == "DONE" for w, _ in rows), "exit_code": rc,
                "wall_s": secs}
@@ -105,6 +116,134 @@ def measure(name, accel, flavour, iters, runs, timeout):
                      "max_s": max(walls), "runs_s": walls}
     m["ok"] = m["icount"]["ok"] and m["icount_alt"]["ok"] and bool(walls)
     return m
+
+
+def exit_costs(phases):
+    """Outer instructions per exit by kind, from the exit-cost payload's
+    phases (tests/conformance/exitcost.c): each phase's instructions per
+    iteration less the bare loop's, less what the minimal handlers of the
+    reflected kinds cost (their rfi; the DTLB handler's mfsrr0, mtsrr0, rfi
+    and one addic)."""
+    per = {name: insns / iters for name, iters, insns in phases}
+    loop = per.pop("loop")
+    cost = {k: per[k] - loop for k in ("mfmsr", "mtspr", "mfsrr0", "mtsrr0", "wrteei", "rfi",
+                                       "tlbwe") if k in per}
+    if "syscall" in per and "rfi" in cost:
+        cost["syscall"] = per["syscall"] - loop - 1 - cost["rfi"]
+    if "dtlb-miss" in per and {"mfsrr0", "mtsrr0", "rfi"} <= cost.keys():
+        cost["dtlb-miss"] = (per["dtlb-miss"] - loop - 1 - cost["mfsrr0"] - cost["mtsrr0"]
+                             - cost["rfi"])
+    return {k: round(v) for k, v in cost.items()}
+
+
+def measure_real_kvm(iters, timeout):
+    """The e500v2 guests under real KVM on the nested host, the exit-cost
+    payload there, and the same guests under the model (-icount, default
+    exit cost), for the real-KVM tables."""
+    missing = nestedlib.need_pieces()
+    if missing:
+        return {"missing": "nested KVM rig not built (make kvm-nested): " + ", ".join(missing)}
+    runs = [nestedlib.InnerRun(name, fl, iters=iters, timeout=timeout)
+            for name, fl in REAL_KVM_MODES]
+    runs.append(nestedlib.InnerRun("exitcost", payload=nestedlib.EXITCOST, timeout=300))
+    progress("real KVM: booting the nested host (" + ", ".join(r.name for r in runs) + ")")
+    n = nestedlib.run_nested(runs, timeout * len(runs) + 300)
+    rk = {"host": n.host, "errors": n.errors, "outer_wall_s": round(n.seconds, 1), "modes": []}
+    for name, fl in REAL_KVM_MODES:
+        r = n.results.get(name)
+        m = {"mode": name, "kernel": f"vmlinux-{fl}", "accel": "kvm (inner QEMU, nested host)"}
+        if r is None:
+            m.update(ok=False, error="no run")
+            rk["modes"].append(m)
+            continue
+        rows = r.rows
+        m.update(ok=r.ok and any(w == "DONE" for w, _ in rows), errors=r.errors, kvm=r.kvm or {},
+                 host_insns=r.host_insns,
+                 phase_insns=dict(r.phase_insns() or []),
+                 phase_emulated=dict(r.phase_exits("emulated_inst_exits") or []),
+                 per_op_ns={f["bench"]: int(f["per_op_ns"]) for w, f in rows if w == "RESULT"},
+                 workload=g.deterministic(rows))
+        rk["modes"].append(m)
+    ec = n.results.get("exitcost")
+    phases = ec.exitcost_phases() if ec else None
+    rk["exit_cost"] = ({"phases": phases, "insns_per_exit": exit_costs(phases)} if phases
+                       else {"error": "exit-cost payload did not run: "
+                             + str(ec.errors if ec else "no run")})
+    for name, accel, fl in MODEL_E500V2_MODES:
+        progress(f"{name}: -icount run of the e500v2 guest under the model")
+        r = one_run(accel, fl, iters, timeout, DEFAULT_COST, cpu="e500v2")
+        rk["modes"].append({"mode": name, "kernel": f"vmlinux-{fl}", "accel": accel,
+                            "ok": r["ok"], "exits": (r.get("stats") or {}).get("exits"),
+                            "boot_ns": r.get("boot_ns"), "per_op_ns": r.get("per_op_ns"),
+                            "error": r.get("error")})
+    rk["ok"] = not n.errors and all(m["ok"] for m in rk["modes"]) and "error" not in rk["exit_cost"]
+    return rk
+
+
+def real_kvm_table(rk, benches):
+    """Markdown for the real-KVM section of results.md."""
+    if rk.get("missing"):
+        return ["", "## Real KVM e500v2 (nested)", "", f"missing: {rk['missing']}"]
+    by = {m["mode"]: m for m in rk["modes"]}
+    trap = by.get("kvm-trap", {})
+    lines = ["", "## Real KVM e500v2 (nested)", "",
+             f"Linux {rk['host'].get('release', '?')} KVM e500v2 host under this QEMU "
+             f"(TCG, -icount {ICOUNT} -seed 1), inner QEMU -accel kvm; "
+             f"outer wall {rk['outer_wall_s']} s. Host instructions are the outer machine's, "
+             "counted by the phase-insns plugin (host kernel, KVM, inner QEMU and guest).", "",
+             "| mode | " + " | ".join(c.replace("_exits", "") for c in KVM_COUNTERS)
+             + " | emulated vs trap | host Minsns | boot Minsns | " + " | ".join(
+                 f"{b} Minsns" for b in benches) + " |",
+             "|---" * (4 + len(KVM_COUNTERS) + len(benches)) + "|"]
+    for name, _ in REAL_KVM_MODES:
+        m = by.get(name, {})
+        if not m.get("kvm"):
+            lines.append(f"| {name} (FAILED: {m.get('errors') or m.get('error')}) |")
+            continue
+        emu, temu = m["kvm"].get("emulated_inst_exits"), trap.get("kvm", {}).get("emulated_inst_exits")
+        ph = m.get("phase_insns", {})
+        lines.append("| " + " | ".join([name + ("" if m["ok"] else " (FAILED)")]
+                                       + [f"{m['kvm'].get(c, 0):,}" for c in KVM_COUNTERS]
+                                       + [f"{emu / temu:.2f}x" if emu and temu else "-",
+                                          fmt(m.get("host_insns"), 1e6, 1),
+                                          fmt(ph.get("boot"), 1e6, 1)]
+                                       + [fmt(ph.get(b), 1e6, 1) for b in benches]) + " |")
+    ec = rk.get("exit_cost", {})
+    if ec.get("insns_per_exit"):
+        kinds = list(ec["insns_per_exit"])
+        lines += ["", "Host instructions per exit under real KVM (bare-metal exit-cost payload, "
+                  "tests/conformance/exitcost.c):", "",
+                  "| " + " | ".join(kinds) + " |", "|---" * len(kinds) + "|",
+                  "| " + " | ".join(f"{ec['insns_per_exit'][k]:,}" for k in kinds) + " |"]
+    else:
+        lines += ["", f"exit cost: {ec.get('error')}"]
+    # The model on the same guests: its classes against KVM's counters.
+    pairs = [("privileged (model) / emulated_inst (KVM)", "privileged", "emulated_inst_exits"),
+             ("syscall", "syscall", "syscall_exits"),
+             # KVM's "real" misses are the guest's own, reflected to it; its
+             # "virt" misses are shadow-TLB refills the model has no analogue of
+             ("dtlb-miss / dtlb_real_miss", "dtlb-miss", "dtlb_real_miss_exits"),
+             ("itlb-miss / itlb_real_miss", "itlb-miss", "itlb_real_miss_exits"),
+             ("- / dtlb_virt_miss (shadow refill)", "-", "dtlb_virt_miss_exits"),
+             ("- / itlb_virt_miss (shadow refill)", "-", "itlb_virt_miss_exits"),
+             ("decrementer / dec", "decrementer", "dec_exits"),
+             ("dsi", "dsi", "dsi_exits"), ("isi", "isi", "isi_exits")]
+    lines += ["", "The model on the same e500v2 guests (-icount, exits) against real KVM's counters:",
+              "", "| class | model-trap | kvm-trap | model-pv | kvm-pv | model-bt |",
+              "|---|---|---|---|---|---|"]
+
+    def model(mode, cls):
+        if cls == "-":
+            return "-"
+        ex = by.get(mode, {}).get("exits") or {}
+        return ex.get(cls) if cls == "privileged" else (ex.get("by_class") or {}).get(cls, 0)
+
+    for label, cls, counter in pairs:
+        lines.append(f"| {label} | {model('model-trap', cls)} | "
+                     f"{by.get('kvm-trap', {}).get('kvm', {}).get(counter, '-')} | "
+                     f"{model('model-pv', cls)} | {by.get('kvm-pv', {}).get('kvm', {}).get(counter, '-')}"
+                     f" | {model('model-bt', cls)} |")
+    return lines
 
 
 def fmt(v, scale=1.0, digits=2):
@@ -187,6 +326,8 @@ def write_outputs(out, results, benches):
         lines.append(f"| {c} | " + " | ".join(
             str(metric(m, ["exits", "by_class"]).get(c, 0)) if m.get("exits") else "-"
             for m in results["modes"]) + " |")
+    if "real_kvm" in results:
+        lines += real_kvm_table(results["real_kvm"], benches)
     table = "\n".join(lines) + "\n"
     with open(os.path.join(out, "results.md"), "w") as f:
         f.write(table)
@@ -250,6 +391,8 @@ def main():
     ap.add_argument("--runs", type=int, help="plain runs per mode for wall time (default 3, quick 1)")
     ap.add_argument("--out", default=os.path.join(g.TOP, "bench-results"))
     ap.add_argument("--timeout", type=int, default=900, help="seconds before a run is killed")
+    ap.add_argument("--no-real-kvm", action="store_true",
+                    help="skip the nested real-KVM columns (kvm-trap, kvm-pv)")
     args = ap.parse_args()
     iters = g.TEST_ITERS if args.quick else FULL_ITERS
     runs = args.runs or (1 if args.quick else 3)
@@ -269,10 +412,15 @@ def main():
             results["modes"].append({"mode": name, "accel": accel, "missing": why})
             continue
         results["modes"].append(measure(name, accel, flavour, iters, runs, args.timeout))
+    if not args.no_real_kvm:
+        results["real_kvm"] = measure_real_kvm(iters, args.timeout)
     table = write_outputs(args.out, results, g.BENCHES)
     print("\n" + table)
     print(f"results in {args.out}: results.json results.csv results.md sites.md exits.png")
     failed = [m["mode"] for m in results["modes"] if not m.get("missing") and not m["ok"]]
+    rk = results.get("real_kvm", {})
+    if rk and not rk.get("missing") and not rk["ok"]:
+        failed.append("real-kvm")
     if failed:
         print("failed modes: " + ", ".join(failed))
         return 1

@@ -2,12 +2,13 @@
 # Build qemu-system-ppc: QEMU 7.2 from Debian's source package, staged with our
 # tree overlaid and patches/qemu-7.2/*.patch applied, configured minimal, built
 # with ccache. Re-running only copies files whose content changed, so ninja
-# rebuilds just what an edit touched.
+# rebuilds just what an edit touched. Fetching and staging are in
+# qemu-stage.sh, shared with build-cross-qemu.sh.
 set -euo pipefail
 LOG_TAG=qemu
 . "$(dirname "$0")/common.sh"
+. "$(dirname "$0")/qemu-stage.sh"
 
-OVERLAY_DIRS="accel/kvm-bt hw/ppc target/ppc tests/qtest docs qapi"
 CONFIGURE_ARGS=(
     --target-list=ppc-softmmu --without-default-features
     --enable-system --enable-tcg --enable-fdt=system --enable-plugins --enable-slirp
@@ -20,102 +21,6 @@ take_lock "$KVM_BT_CACHE/qemu/.lock"
 # Debian's meson runs on Debian's python: a pyenv python earlier in PATH must not shadow it.
 export PATH=/usr/bin:$PATH
 use_ccache
-
-fetch_source() {
-    if [ -f "$QEMU_SRC/.kvm-bt-stamp" ]; then
-        return
-    fi
-    local tmp=$KVM_BT_CACHE/qemu/fetch.tmp
-    rm -rf "$tmp" "$QEMU_SRC" && mkdir -p "$tmp"
-    log "fetching Debian source package qemu ($QEMU_DEB_VERSION_PREFIX-*) with apt-get source"
-    local ver
-    ver=$(apt-cache showsrc qemu 2>/dev/null | sed -n 's/^Version: //p' \
-          | grep -F "$QEMU_DEB_VERSION_PREFIX-" | sort -V | tail -1)
-    [ -n "$ver" ] || die "no source package qemu $QEMU_DEB_VERSION_PREFIX in apt's lists; run scripts/setup.sh (it adds deb-src entries)"
-    (cd "$tmp" && apt-get -q -o Acquire::Retries=2 -o Acquire::http::Timeout=30 \
-        source "qemu=$ver" > apt-source.log 2>&1) \
-        || { tail -20 "$tmp/apt-source.log" >&2; die "apt-get source qemu=$ver failed (see above)"; }
-    local dir
-    dir=$(find "$tmp" -mindepth 1 -maxdepth 1 -type d -name 'qemu-7.2*' | head -1)
-    [ -n "$dir" ] && [ -f "$dir/VERSION" ] || die "apt-get source produced no QEMU tree"
-    grep -q '^7\.2\.' "$dir/VERSION" || die "unexpected QEMU version $(cat "$dir/VERSION")"
-    mv "$dir" "$QEMU_SRC"
-    rm -rf "$tmp"
-    stamp_write "$QEMU_SRC" "$ver"
-    log "QEMU source $ver in $QEMU_SRC"
-}
-
-# The stage is a full copy of the pristine tree; we then only ever touch the
-# files our overlay and patches produce (listed in the stage's manifest).
-ensure_stage() {
-    local want
-    want="src=$(cat "$QEMU_SRC/.kvm-bt-stamp")"
-    if ! stamp_ok "$QEMU_STAGE" "$want"; then
-        log "creating staging tree"
-        rm -rf "$QEMU_STAGE" "$QEMU_STAGE.tmp" "$QEMU_BUILD"
-        cp -a "$QEMU_SRC" "$QEMU_STAGE.tmp"
-        rm -f "$QEMU_STAGE.tmp/.kvm-bt-stamp"
-        mv "$QEMU_STAGE.tmp" "$QEMU_STAGE"
-        stamp_write "$QEMU_STAGE" "$want"
-    fi
-}
-
-# Build the set of files that differ from pristine in a scratch folder, then
-# copy into the stage only those whose bytes changed.
-sync_overlay() {
-    local view
-    view=$(mktemp -d)
-    trap 'rm -rf "$view"' RETURN
-
-    local p f
-    for p in "$KVM_BT_TOP"/patches/qemu-7.2/*.patch; do
-        [ -e "$p" ] || continue
-        for f in $(sed -n 's|^+++ b/\([^[:space:]]*\).*|\1|p' "$p"); do
-            if [ ! -e "$view/$f" ] && [ -e "$QEMU_SRC/$f" ]; then
-                mkdir -p "$view/$(dirname "$f")"
-                cp "$QEMU_SRC/$f" "$view/$f"
-            fi
-        done
-        patch -d "$view" -p1 -s -f --no-backup-if-mismatch < "$p" \
-            || die "patch $(basename "$p") does not apply to QEMU $(cat "$QEMU_SRC/.kvm-bt-stamp")"
-    done
-
-    local d
-    for d in $OVERLAY_DIRS; do
-        [ -d "$KVM_BT_TOP/$d" ] || continue
-        while IFS= read -r f; do
-            if [ -e "$QEMU_SRC/$f" ]; then
-                die "overlay file $f would replace an upstream file: change it with a patch instead"
-            fi
-            mkdir -p "$view/$(dirname "$f")"
-            cp "$KVM_BT_TOP/$f" "$view/$f"
-        done < <(cd "$KVM_BT_TOP" && find "$d" -type f ! -name '*~' ! -name '.*' | sort)
-    done
-
-    local manifest=$QEMU_STAGE/.kvm-bt-manifest
-    local new old changed=0
-    new=$(cd "$view" && find . -type f | sed 's|^\./||' | sort)
-    old=$(cat "$manifest" 2>/dev/null || true)
-    # Files we produced last time but no longer do: back to pristine.
-    while IFS= read -r f; do
-        [ -n "$f" ] || continue
-        if [ -e "$QEMU_SRC/$f" ]; then
-            cmp -s "$QEMU_SRC/$f" "$QEMU_STAGE/$f" || { cp "$QEMU_SRC/$f" "$QEMU_STAGE/$f"; changed=$((changed+1)); }
-        else
-            rm -f "$QEMU_STAGE/$f"; changed=$((changed+1))
-        fi
-    done < <(comm -23 <(echo "$old") <(echo "$new"))
-    while IFS= read -r f; do
-        [ -n "$f" ] || continue
-        if ! cmp -s "$view/$f" "$QEMU_STAGE/$f"; then
-            mkdir -p "$QEMU_STAGE/$(dirname "$f")"
-            cp "$view/$f" "$QEMU_STAGE/$f"
-            changed=$((changed+1))
-        fi
-    done <<< "$new"
-    echo "$new" > "$manifest"
-    log "overlay: $(echo "$new" | grep -c . || true) files, $changed updated"
-}
 
 configure_build() {
     local key
@@ -136,18 +41,5 @@ sync_overlay
 configure_build
 log "building qemu-system-ppc (ninja -j$KVM_BT_JOBS)"
 start=$(date +%s)
-ninja_log=$QEMU_BUILD/ninja-last.log
-ninja -C "$QEMU_BUILD" -j"$KVM_BT_JOBS" ${KVM_BT_QEMU_TARGETS:-qemu-system-ppc} 2>&1 \
-    | tee "$ninja_log" \
-    | { if [ -t 1 ]; then cat; else grep --line-buffered -E '^\[[0-9]+/[0-9]+\]|error:|warning:|undefined reference|FAILED:' \
-        | awk '/error:|undefined reference|FAILED:/ || (/warning:/ && /accel\/kvm-bt\//) {print substr($0, 1, 300); next} /warning:/ {next} {split($1,a,"[/[\\]]"); n=a[2]; t=a[3]; if (t>0 && (n*10/t > p || n==t)) {p=int(n*10/t)+1; print "  " $1 " " int(n*100/t) "%"; fflush()}}'; fi; }
-[ "${PIPESTATUS[0]}" = 0 ] || die "QEMU build failed"
-# QEMU builds without -Werror; our own files must compile cleanly.
-warned=$(grep -oE '[^ :]*accel/kvm-bt/[^ :]+\.c:[0-9]+:[0-9]+: warning:' "$ninja_log" \
-         | sed -E 's|^.*(accel/kvm-bt/[^:]+):.*|\1|' | sort -u || true)
-if [ -n "$warned" ]; then
-    # recompiled (and warned about) again next time, not taken as built
-    for f in $warned; do touch "$QEMU_STAGE/$f"; done
-    die "compiler warnings in $(echo $warned) (see above or $ninja_log)"
-fi
+run_ninja "$QEMU_BUILD" ${KVM_BT_QEMU_TARGETS:-qemu-system-ppc}
 log "built $QEMU_BIN in $(( $(date +%s) - start ))s"

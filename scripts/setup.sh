@@ -9,6 +9,9 @@ PKGS_BUILD="build-essential ccache git dpkg-dev python3 python3-venv meson ninja
 PKGS_GUEST="gcc-powerpc-linux-gnu binutils-powerpc-linux-gnu libc6-dev-powerpc-cross
  linux-source-6.1 bc libssl-dev libelf-dev cpio xz-utils device-tree-compiler"
 PKGS_TEST="seabios ipxe-qemu u-boot-qemu gnuplot-nox"
+# The cross-built QEMU (scripts/build-cross-qemu.sh) also uses the powerpc toolchain and
+# linux-source-6.1 above; qemu-user-static runs the result in tests (qemu-ppc-static).
+PKGS_CROSS="qemu-user-static file"
 
 log() { echo "setup: $*"; }
 die() { echo "setup: error: $*" >&2; exit 1; }
@@ -40,7 +43,7 @@ ensure_deb_src() {
 }
 
 missing=()
-for p in $PKGS_BUILD $PKGS_GUEST $PKGS_TEST; do
+for p in $PKGS_BUILD $PKGS_GUEST $PKGS_TEST $PKGS_CROSS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 

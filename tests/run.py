@@ -31,6 +31,7 @@ SUITES = [
     ("privcount", [PY, "tests/guest/test_privcount.py"]),
     ("kvm-bt-stat", [PY, "tests/guest/test_kvm_bt_stat.py"]),
     ("bench-quick", [PY, "tests/guest/test_bench_quick.py"]),
+    ("cross-qemu", [PY, "tests/guest/test_cross_qemu.py"]),
 ]
 TALLY = re.compile(r"(\d+) passed, (\d+) failed")
 

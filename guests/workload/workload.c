@@ -12,7 +12,9 @@
  *
  * Repetition counts come from the kernel command line: wl.<name>=N (e.g.
  * wl.null=100000); 0 skips that benchmark. Before each phase the program executes "xori r0,r0,0", a
- * no-op the privcount TCG plugin uses as a phase marker.
+ * no-op the privcount TCG plugin uses as a phase marker. wl.settle_ms=N makes it drain
+ * the console and sleep N ms after each line, so that an observer outside the
+ * guest (the nested KVM rig) can read counters at a quiet line boundary.
  *
  * Run as "/init --exit" it exits at once: the fork+exec benchmark's child.
  */
@@ -213,6 +215,20 @@ static struct bench benches[] = {
     { "ctxsw",       2500, bench_ctxsw },
 };
 
+static long settle_ms;
+
+/* After a line: let an outside observer see it before the next phase starts. */
+static void settle(void)
+{
+    struct timespec ts = { settle_ms / 1000, (settle_ms % 1000) * 1000000 };
+
+    if (settle_ms > 0) {
+        fflush(stdout);
+        tcdrain(STDOUT_FILENO);
+        nanosleep(&ts, NULL);
+    }
+}
+
 /* wl.<name>=N on the kernel command line overrides a repetition count. */
 static void read_cmdline(void)
 {
@@ -232,6 +248,9 @@ static void read_cmdline(void)
     for (char *tok = strtok(buf, " \n"); tok; tok = strtok(NULL, " \n")) {
         if (strncmp(tok, "wl.", 3) != 0) {
             continue;
+        }
+        if (strncmp(tok, "wl.settle_ms=", 13) == 0) {
+            settle_ms = strtol(tok + 13, NULL, 0);
         }
         for (size_t i = 0; i < sizeof(benches) / sizeof(benches[0]); i++) {
             size_t len = strlen(benches[i].name);
@@ -255,8 +274,9 @@ int main(int argc, char **argv)
         mount("proc", "/proc", "proc", 0, NULL);
     }
     t = now_ns(CLOCK_BOOTTIME);
-    printf("KVMBT-BOOT uptime_ns=%llu\n", (unsigned long long)t);
     read_cmdline();
+    printf("KVMBT-BOOT uptime_ns=%llu\n", (unsigned long long)t);
+    settle();
 
     t0 = now_ns(CLOCK_MONOTONIC);
     for (size_t i = 0; i < sizeof(benches) / sizeof(benches[0]); i++) {
@@ -276,6 +296,7 @@ int main(int argc, char **argv)
         printf("KVMBT-RESULT bench=%s iters=%ld ops=%llu check=%llu total_ns=%llu per_op_ns=%llu\n",
                b->name, b->iters, (unsigned long long)ops, (unsigned long long)check,
                (unsigned long long)ns, (unsigned long long)(ops ? ns / ops : 0));
+        settle();
     }
     phase_marker();
     printf("KVMBT-DONE benches=%zu total_ns=%llu\n", sizeof(benches) / sizeof(benches[0]),
