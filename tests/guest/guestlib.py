@@ -21,6 +21,13 @@ ICOUNT = ["-icount", "shift=0,sleep=off", "-seed", "1"]
 TEST_ITERS = {"null": 2000, "fork": 20, "exec": 20, "pagefault": 512, "pipe": 500, "ctxsw": 200}
 
 
+# Kernel flavours (guests/vmlinux-<flavour>) and the CPU each is built for:
+# stock and pv for e500mc (corenet32), e500v2-stock and e500v2-pv for e500v2
+# (mpc85xx); kvm-host is Linux with KVM e500v2, not a workload guest.
+FLAVOUR_CPU = {"stock": "e500mc", "pv": "e500mc", "e500v2-stock": "e500v2",
+               "e500v2-pv": "e500v2", "kvm-host": "e500v2"}
+
+
 def kernel(flavour="stock"):
     path = os.path.join(GUESTS, "vmlinux-" + flavour)
     if not os.path.exists(path):
@@ -35,8 +42,11 @@ def cmdline(iters=None):
     return " ".join(args)
 
 
-def qemu_args(accel="tcg", flavour="stock", iters=None, smp=1, extra=()):
-    return [QEMU, "-M", "ppce500", "-cpu", "e500mc", "-m", "256", "-smp", str(smp),
+def qemu_args(accel="tcg", flavour="stock", iters=None, smp=1, extra=(), cpu=None):
+    """QEMU running kernel @flavour; @cpu defaults to the CPU the flavour is
+    built for (e500mc for stock and pv, e500v2 for e500v2-*)."""
+    cpu = cpu or FLAVOUR_CPU.get(flavour, "e500mc")
+    return [QEMU, "-M", "ppce500", "-cpu", cpu, "-m", "256", "-smp", str(smp),
             "-nographic", "-no-reboot", "-nic", "none", "-accel", accel,
             "-kernel", kernel(flavour), "-append", cmdline(iters), *extra]
 
