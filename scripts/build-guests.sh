@@ -18,7 +18,12 @@ LINUX=$KVM_BT_CACHE/linux
 LINUX_SRC=$LINUX/src
 LINUX_TARBALL=/usr/src/linux-source-6.1.tar.xz
 CROSS=powerpc-linux-gnu-
-KMAKE=(make -s ARCH=powerpc CROSS_COMPILE=$CROSS -j"$KVM_BT_JOBS")
+# Reproducible kernels: Linux mixes its version string (build number, time,
+# user, host) into its random pool at boot, so a rebuilt kernel would
+# otherwise make different exit counts even under -icount -seed.
+KBUILD_ID=(KBUILD_BUILD_TIMESTAMP="Thu Jan  1 00:00:00 UTC 1970" KBUILD_BUILD_VERSION=1
+           KBUILD_BUILD_USER=kvm-bt KBUILD_BUILD_HOST=kvm-bt)
+KMAKE=(env "${KBUILD_ID[@]}" make -s ARCH=powerpc CROSS_COMPILE=$CROSS -j"$KVM_BT_JOBS")
 
 take_lock "$KVM_BT_CACHE/guests.lock"
 use_ccache
@@ -145,12 +150,13 @@ build_kernel() {
                                   if (!(k in v)) order[++n] = k; v[k] = $0 }
                END { for (i = 1; i <= n; i++) print v[order[i]] }')
     # The key: what the kernel is made from. The workload counts when it is
-    # built in; kernels from another defconfig than the e500mc pair's name it
-    # and the Linux patch set (the e500mc keys predate both).
+    # built in; kernels from another defconfig than the e500mc pair's name it,
+    # the Linux patch set and the build identity (the e500mc keys predate them).
     local made_of=("${frags[@]}")
     ! grep -q '@INITRAMFS_LIST@' <<< "$merged_opts" || made_of+=("$GUESTS/workload")
     key="$LINUX_VERSION $(hash_files "${made_of[@]}" ${KVM_GUEST_FIXES:-})"
-    [ "$defconfig" = corenet32_smp_defconfig ] || key+=" $defconfig patches=$LINUX_PATCHES_KEY"
+    [ "$defconfig" = corenet32_smp_defconfig ] ||
+        key+=" $defconfig patches=$LINUX_PATCHES_KEY kbuild=$(echo "${KBUILD_ID[*]}" | sha256sum | cut -c1-8)"
     if [ -f "$out" ] && [ "$(cat "$out.key" 2>/dev/null)" = "$key" ]; then
         log "vmlinux-$name up to date"
         return
