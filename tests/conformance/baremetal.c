@@ -112,7 +112,7 @@ void info(const char *name, uint32_t v)
     putc_('\n');
 }
 
-void setup_vectors(void)
+void setup_base_vectors(void)
 {
     uint32_t base = (uint32_t)vectors;
 
@@ -122,6 +122,14 @@ void setup_vectors(void)
     SET_IVOR(4); SET_IVOR(5); SET_IVOR(6); SET_IVOR(7);
     SET_IVOR(8); SET_IVOR(9); SET_IVOR(10); SET_IVOR(11);
     SET_IVOR(12); SET_IVOR(13); SET_IVOR(14); SET_IVOR(15);
+#undef SET_IVOR
+}
+
+void setup_vectors(void)
+{
+    uint32_t base = (uint32_t)vectors;
+
+    setup_base_vectors();
     mtspr(SPR_IVOR32, (base & 0xffff) + 16 * 0x100);
     mtspr(SPR_IVOR33, (base & 0xffff) + 16 * 0x100);
     mtspr(SPR_IVOR34, (base & 0xffff) + 16 * 0x100);

@@ -72,6 +72,9 @@ static inline uint32_t mfmsr(void)
 
 /* IVPR/IVORs: every interrupt to start.S's vectors, which call exception_dispatch(). */
 void setup_vectors(void);
+/* IVPR and IVOR0-15 only: KVM e500v2 cannot emulate IVOR36/37 (e500mc's
+ * doorbells) and stops the VM at such an mtspr. */
+void setup_base_vectors(void);
 
 /* A TLB1 (variable-size) entry, written with tlbwe. */
 void tlb1_write(unsigned esel, uint32_t mas1, uint32_t mas2, uint32_t mas3, uint32_t mas7);

@@ -65,25 +65,6 @@ void exception_dispatch(int vec, uint32_t *frame)
     poweroff();
 }
 
-/*
- * setup_vectors() also sets IVOR36/37 (e500mc's doorbells), which KVM
- * e500v2 cannot emulate (the VM stops): IVPR and IVOR0-15 are all we use.
- */
-extern char vectors[];
-
-static void setup_base_vectors(void)
-{
-    uint32_t base = (uint32_t)vectors;
-
-    mtspr(SPR_IVPR, base & 0xffff0000);
-#define SET_IVOR(n) mtspr(SPR_IVOR(n), (base & 0xffff) + (n) * 0x100)
-    SET_IVOR(0); SET_IVOR(1); SET_IVOR(2); SET_IVOR(3);
-    SET_IVOR(4); SET_IVOR(5); SET_IVOR(6); SET_IVOR(7);
-    SET_IVOR(8); SET_IVOR(9); SET_IVOR(10); SET_IVOR(11);
-    SET_IVOR(12); SET_IVOR(13); SET_IVOR(14); SET_IVOR(15);
-#undef SET_IVOR
-}
-
 static void phase(const char *name)
 {
     phase_marker();

@@ -1,5 +1,6 @@
 """Helpers for tests and tools that run kvm-bt guests: paths, QEMU command
 lines, workload output parsing and the workload's expected check values."""
+import json
 import os
 import re
 import subprocess
@@ -64,6 +65,15 @@ def run_guest(args, timeout):
             out, _ = p.communicate()
             rc = None
     return rc, out.decode(errors="replace"), time.monotonic() - start
+
+
+def load_json(path):
+    """A stats file or other JSON output; None if missing or unreadable."""
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
 
 
 LINE_RE = re.compile(r"^KVMBT-(\w+)((?: \w+=\S+)*)\s*$")

@@ -25,7 +25,6 @@ Independent QEMUs run in parallel; checks are printed in a fixed order.
 """
 import bisect
 import concurrent.futures
-import json
 import os
 import re
 import subprocess
@@ -72,14 +71,6 @@ def tmpfile(tmp, name):
     return os.path.join(tmp, name)
 
 
-def load_json(path):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
-
-
 # ---- bare-metal payloads ---------------------------------------------------
 
 def run_payload(elf, accel, extra=()):
@@ -100,7 +91,7 @@ def run_payload(elf, accel, extra=()):
 def run_payload_stats(tmp, tag, elf, accel, extra=()):
     path = tmpfile(tmp, tag + ".json")
     rc, lines, out, err = run_payload(elf, f"{accel},stats-file={path}", extra)
-    return rc, lines, out, err, load_json(path)
+    return rc, lines, out, err, g.load_json(path)
 
 
 def done_ok(lines, prefix):
@@ -149,7 +140,7 @@ def run_linux(tmp, tag, accel, flavour="stock", smp=1, extra=(), timeout=TIMEOUT
         stats = tmpfile(tmp, tag + ".json")
         accel += ",stats-file=" + stats
     rc, out, _ = g.run_guest(g.qemu_args(accel, flavour, g.TEST_ITERS, smp, extra), timeout)
-    return rc, out, workload(out), load_json(stats) if stats else None
+    return rc, out, workload(out), g.load_json(stats) if stats else None
 
 
 def hmp(q, command):
@@ -195,7 +186,7 @@ def run_linux_qmp(tmp, tag, accel, iters=g.TEST_ITERS, extra=(), inspect=None):
                 p.wait()
     with open(log, errors="replace") as f:
         out = f.read()
-    return rc, out, workload(out), query, info, seen, load_json(stats)
+    return rc, out, workload(out), query, info, seen, g.load_json(stats)
 
 
 # ---- decoding patches --------------------------------------------------------

@@ -20,7 +20,6 @@ vmlinux-e500v2-pv) on -cpu e500v2, and the KVM e500v2 host kernel.
 Independent QEMUs run in parallel; checks are printed in a fixed order.
 """
 import concurrent.futures
-import json
 import os
 import re
 import struct
@@ -41,14 +40,6 @@ results = g.Results()
 check = results.check
 
 
-def load_json(path):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
-
-
 def run_guest(tmp, tag, accel, flavour="e500v2-stock"):
     """(exit code, output, workload rows, stats or None) for @flavour on -cpu e500v2."""
     stats = None
@@ -57,7 +48,7 @@ def run_guest(tmp, tag, accel, flavour="e500v2-stock"):
         accel += ",stats-file=" + stats
     rc, out, _ = g.run_guest(g.qemu_args(accel, flavour, g.TEST_ITERS, cpu="e500v2",
                                          extra=ICOUNT), TIMEOUT)
-    return rc, out, g.parse_workload(out), load_json(stats) if stats else None
+    return rc, out, g.parse_workload(out), g.load_json(stats) if stats else None
 
 
 # ---- bare-metal payloads (built for e500mc; they use nothing e500v2 lacks) ------
