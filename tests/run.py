@@ -55,6 +55,10 @@ def run_suite(name, cmd):
     if tally is None or (rc != 0 and tally[1] == 0):
         print(f"=== {name}: exit code {rc} without a failure tally: counted as failed")
         tally = (tally[0] if tally else 0, max(1, tally[1] if tally else 1))
+    elif tally == (0, 0):
+        # a suite that checked nothing tested nothing
+        print(f"=== {name}: ran no check: counted as failed")
+        tally = (0, 1)
     print(f"=== {name}: {tally[0]} passed, {tally[1]} failed ({secs:.0f}s)", flush=True)
     return tally
 
