@@ -406,13 +406,21 @@ static void test_pid_switch(void)
 
 /* ---- problem state ----------------------------------------------------- */
 
-static volatile uint32_t user_sprg4, user_tb, user_prog_esr[4], user_prog_count;
+static volatile uint32_t user_sprg4, user_tb_moves, user_allowed_prog, user_prog_esr[4],
+                         user_prog_count;
 
 static void user_body(void)
 {
-    /* allowed: user-read aliases and the time base */
+    uint32_t tb0;
+
+    /* allowed: user-read aliases and the time base, with no program interrupt */
+    irq_count[6] = 0;
     user_sprg4 = mfspr(SPR_USPRG4);
-    user_tb = mfspr(SPR_TBL_R) != 0 || 1;
+    tb0 = mfspr(SPR_TBL_R);
+    for (volatile int spin = 0; spin < 1000; spin++) {
+    }
+    user_tb_moves = mfspr(SPR_TBL_R) != tb0;
+    user_allowed_prog = irq_count[6];
     /* privileged: each must reach our program interrupt handler */
     irq_count[6] = 0;
     (void)mfspr(SPR_SPRG0);
@@ -428,19 +436,21 @@ static void user_body(void)
 
 static void test_user(void)
 {
-    uint32_t ok_alias = 1, ok_prog = 1, ok_pid = 1;
+    uint32_t ok_alias = 1, ok_tb = 1, ok_prog = 1, ok_pid = 1;
 
     for (int i = 0; i < LOOPS; i++) {
         mtspr(SPR_SPRG4, 0x4444 + i);
         mtspr(SPR_PID, 0);
         run_user(user_body);
-        ok_alias &= user_sprg4 == 0x4444u + i;
+        ok_alias &= user_sprg4 == 0x4444u + i && user_allowed_prog == 0;
+        ok_tb &= user_tb_moves && user_allowed_prog == 0;
         ok_prog &= user_prog_count == 4 && (user_prog_esr[0] & ESR_PPR) &&
                    (user_prog_esr[1] & ESR_PPR) && (user_prog_esr[2] & ESR_PPR) &&
                    (user_prog_esr[3] & ESR_PPR);
         ok_pid &= mfspr(SPR_PID) == 0 && !(mfmsr() & MSR_EE);
     }
     CHECK_EQ("user.sprg4_alias", "user reads USPRG4", ok_alias, 1);
+    CHECK_EQ("user.timebase", "user reads a moving TBL, no interrupt", ok_tb, 1);
     CHECK_EQ("user.privileged", "program interrupt with ESR[PPR] for each", ok_prog, 1);
     CHECK_EQ("user.no_effect", "PID and MSR[EE] unchanged", ok_pid, 1);
 }
