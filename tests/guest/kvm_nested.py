@@ -29,7 +29,8 @@ def run(flavours, iters, timeout, keep=None):
 
 
 def summarize(n):
-    out = {"host": n.host, "errors": n.errors, "outer_seconds": round(n.seconds, 1), "runs": {}}
+    out = {"host": n.host, "errors": n.errors, "outer_seconds": round(n.seconds, 1),
+           "outer_total_insns": n.total_insns, "runs": {}}
     for name, r in n.results.items():
         phases = r.phase_insns() or []
         per_phase = {}
@@ -51,7 +52,8 @@ def summarize(n):
 
 
 def print_report(s):
-    print(f"host: Linux {s['host'].get('release', '?')}; outer QEMU ran {s['outer_seconds']} s")
+    print(f"host: Linux {s['host'].get('release', '?')}; outer QEMU ran {s['outer_seconds']} s, "
+          f"{(s['outer_total_insns'] or 0) / 1e6:,.0f} M instructions in all")
     for e in s["errors"]:
         print(f"ERROR: {e}")
     for name, r in s["runs"].items():

@@ -48,7 +48,6 @@ class InnerRun:
         self.name, self.flavour, self.accel = name, flavour, accel
         self.iters, self.extra, self.timeout = iters, list(extra), timeout
         self.settle_ms = settle_ms
-        self.payload = payload
         if payload:
             self.kernel, self.append = "/guests/" + os.path.basename(payload), ""
             self.files = {self.kernel: payload}
