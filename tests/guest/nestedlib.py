@@ -1,7 +1,7 @@
 """The nested KVM rig: real Linux KVM e500v2 as a host inside QEMU TCG.
 
 The outer qemu-system-ppc (this machine's, TCG, -cpu e500v2, under -icount so
-counts are deterministic) boots the KVM host kernel with an initrd holding the
+counts repeat closely) boots the KVM host kernel with an initrd holding the
 runner (/init, guests/kvm-host/runner.c), the cross-built static QEMU and the
 e500v2 guests. The runner starts each inner "qemu-system-ppc -accel kvm ..."
 listed in /runs, streams the guest's console out and reports KVM's debugfs
@@ -155,12 +155,16 @@ def build_initrd(runs, path):
         for dest, src in sorted(files.items()):
             f.write(f"file {dest} {src} 0644 0 0\n")
     with open(path, "wb") as out:
-        subprocess.run([GEN_INIT_CPIO, listing], stdout=out, check=True)
+        # -t: one fixed mtime, so the same runs give the same initrd, byte for byte
+        subprocess.run([GEN_INIT_CPIO, "-t", "0", listing], stdout=out, check=True)
 
 
-def outer_args(initrd, plugin_out, host_kernel=HOST_KERNEL):
+def outer_args(initrd, plugin_out, console, host_kernel=HOST_KERNEL):
+    # The console goes to a file: a pipe that fills up makes the outer UART
+    # wait on the host, and the run is no longer the same from run to run.
     return [guestlib.QEMU, "-M", "ppce500", "-cpu", "e500v2", "-m", str(HOST_MEM_MB),
-            "-nographic", "-no-reboot", "-nic", "none", "-accel", "tcg", *guestlib.ICOUNT,
+            "-display", "none", "-monitor", "none", "-serial", f"file:{console}",
+            "-no-reboot", "-nic", "none", "-accel", "tcg", *guestlib.ICOUNT,
             "-kernel", host_kernel, "-initrd", initrd,
             "-append", "console=ttyS0 quiet",
             "-plugin", f"{PLUGIN},out={plugin_out}"]
@@ -180,6 +184,26 @@ class Nested:
         self.total_insns = None
 
 
+def follow(f, proc):
+    """The lines of file @f as process @proc writes them, until it exits."""
+    part = b""
+    while True:
+        chunk = f.read()
+        if chunk:
+            part += chunk
+            *lines, part = part.split(b"\n")
+            yield from lines
+        elif proc.poll() is not None:
+            rest = f.read()
+            if not rest:
+                if part:
+                    yield part
+                return
+            part += rest
+        else:
+            time.sleep(0.05)
+
+
 def run_nested(runs, timeout, host_kernel=HOST_KERNEL, progress=True, keep=None):
     """Boot the KVM host under the outer QEMU with @runs; kill it at @timeout
     seconds (wall). Progress lines go to stderr as the runner reports."""
@@ -188,15 +212,17 @@ def run_nested(runs, timeout, host_kernel=HOST_KERNEL, progress=True, keep=None)
         initrd = os.path.join(tmp, "initrd.cpio")
         build_initrd(runs, initrd)
         plugin_out = os.path.join(tmp, "insns.txt")
-        args = outer_args(initrd, plugin_out, host_kernel)
+        console = os.path.join(tmp, "console.txt")
+        open(console, "wb").close()
+        args = outer_args(initrd, plugin_out, console, host_kernel)
         cur = None
         start = time.monotonic()
         with subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT) as p:
+                              stderr=subprocess.STDOUT) as p, open(console, "rb") as con:
             timer = threading.Timer(timeout, p.kill)
             timer.start()
             try:
-                for raw in p.stdout:
+                for raw in follow(con, p):
                     line = raw.decode(errors="replace").rstrip("\r\n").replace("\r", "")
                     n.console.append(line)
                     m = KVMNEST_RE.search(line)
@@ -228,6 +254,8 @@ def run_nested(runs, timeout, host_kernel=HOST_KERNEL, progress=True, keep=None)
                     elif what == "ALLDONE":
                         n.alldone = f
                 n.rc = p.wait()
+                n.console += [l.rstrip() for l in p.stdout.read().decode(errors="replace")
+                              .splitlines()]      # QEMU's own messages, if any
             finally:
                 timer.cancel()
                 if p.poll() is None:
