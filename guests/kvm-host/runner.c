@@ -317,7 +317,7 @@ static bool run_one(struct run *r)
     static char counters[8192];
     struct console con = { .len = 0 };
     int out[2], to_qemu, from_qemu, status;
-    bool shutdown = false, ok = false;
+    bool negotiated = false, shutdown = false, stopped = false, ok = false;
     uint64_t start, deadline;
     pid_t pid;
 
@@ -331,6 +331,12 @@ static bool run_one(struct run *r)
     /* Paused, not gone, after power-off: its VM's counters stay readable. */
     r->argv[r->argc++] = "-action";
     r->argv[r->argc++] = "shutdown=pause";
+    /*
+     * Start stopped: QMP drops events until capabilities are negotiated, so
+     * the guest runs ("cont") only once they are, or a VM that stops at
+     * once would go unnoticed until the timeout.
+     */
+    r->argv[r->argc++] = "-S";
     r->argv[r->argc] = NULL;
     /* read by QEMU once its monitor is up */
     qmp_send(to_qemu, "{\"execute\":\"qmp_capabilities\"}\n");
@@ -389,7 +395,12 @@ static bool run_one(struct run *r)
                 continue;
             }
             buf[n] = 0;
-            if (!shutdown && strstr(buf, "\"SHUTDOWN\"")) {
+            if (!negotiated && strstr(buf, "\"return\"")) {
+                negotiated = true;
+                qmp_send(to_qemu, "{\"execute\":\"cont\"}\n");
+            }
+            /* our own quit after a stop also raises SHUTDOWN: not a power-off */
+            if (!shutdown && !stopped && strstr(buf, "\"SHUTDOWN\"")) {
                 shutdown = true;
                 if (!vmdir[0] && !find_vm_dir(pid, vmdir, sizeof(vmdir))) {
                     say("KVMNEST-ERROR run=%s what=no-vm detail=\"no %s/%d-* for the inner "
@@ -402,8 +413,9 @@ static bool run_one(struct run *r)
                 say("KVMNEST-MARK run=%s at=end t_ns=%llu", r->name,
                     (unsigned long long)(now_ns() - start));
                 qmp_send(to_qemu, "{\"execute\":\"quit\"}\n");
-            } else if (!shutdown && strstr(buf, "\"STOP\"")) {
+            } else if (!shutdown && !stopped && strstr(buf, "\"STOP\"")) {
                 /* e.g. an instruction KVM cannot emulate: QEMU stops the VM */
+                stopped = true;
                 say("KVMNEST-ERROR run=%s what=vm-stopped detail=\"the VM stopped before the "
                     "guest powered off (see QEMU's message above)\"", r->name);
                 qmp_send(to_qemu, "{\"execute\":\"quit\"}\n");
@@ -417,7 +429,9 @@ static bool run_one(struct run *r)
     close(to_qemu);
     close(from_qemu);
     waitpid(pid, &status, 0);
-    if (!shutdown) {
+    if (stopped) {
+        ok = false;             /* already reported as vm-stopped */
+    } else if (!shutdown) {
         say("KVMNEST-ERROR run=%s what=inner-qemu detail=\"inner QEMU %s %d before the guest "
             "powered off\"", r->name, WIFEXITED(status) ? "exited with status" :
             "was killed by signal", WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));

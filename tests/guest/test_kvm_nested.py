@@ -10,6 +10,7 @@ machine's QEMU (TCG, -icount). Test workload sizes.
   each give one error line and the next run still goes; a host kernel
   without KVM is named as such and the host powers off.
 """
+import os
 import sys
 
 import guestlib
@@ -56,6 +57,10 @@ def main():
                            extra=["-cpu", "no-such-cpu"]),
         # bad input: the guest cannot finish within its timeout
         nestedlib.InnerRun("too-slow", "e500v2-stock", iters=ITERS, timeout=1),
+        # bad input: the e500mc conformance payload sets IVOR36, which KVM
+        # e500v2 cannot emulate: QEMU stops the VM, the runner says so at once
+        nestedlib.InnerRun("kvm-cannot", payload=os.path.join(guestlib.GUESTS, "conformance.elf"),
+                           timeout=300),
         nestedlib.InnerRun("pv", "e500v2-pv", iters=ITERS, timeout=300),
     ]
     n = nestedlib.run_nested(runs, OUTER_TIMEOUT)
@@ -95,6 +100,11 @@ def main():
     res.check(bad is not None and not bad.ok
               and any(e.get("what") == "inner-qemu" for e in bad.errors),
               "bad.inner_qemu_fails", f"{bad.errors if bad else 'no run'}")
+    stopped = n.results.get("kvm-cannot")
+    res.check(stopped is not None and not stopped.ok
+              and any(e.get("what") == "vm-stopped" for e in stopped.errors)
+              and not any(e.get("what") == "timeout" for e in stopped.errors),
+              "bad.vm_stopped_reported", f"{stopped.errors if stopped else 'no run'}")
     slow = n.results.get("too-slow")
     res.check(slow is not None and not slow.ok
               and any(e.get("what") == "timeout" for e in slow.errors),
