@@ -93,18 +93,25 @@ class RunResult:
         ends = [i for w, i in self.marks if w == RUNNER_MARK]
         return ends[-1] - ends[0] if len(ends) == 2 else None
 
-    def phase_insns(self):
-        """[("boot", n), (bench, n)...]: outer instructions per phase. Boot runs
-        from the inner QEMU's start to the workload's first marker; each bench
-        from its marker to the next (its own line and settle sleep included)."""
-        guest = [i for w, i in self.marks if w == GUEST_MARK]
-        start = self.marks[0][1] if self.marks else None
+    def _by_phase(self, points):
+        """[("boot", n), (bench, n)...] from running totals at the run's start
+        and at each phase boundary (boot's end, then each bench's end)."""
         benches = [f["bench"] for what, f in self.rows if what == "RESULT"]
-        if start is None or len(guest) != len(benches) + 1:
+        if len(points) < len(benches) + 2:
             return None
-        out = [("boot", guest[0] - start)]
-        out += [(b, guest[i + 1] - guest[i]) for i, b in enumerate(benches)]
-        return out
+        return [(name, points[i + 1] - points[i]) for i, name in enumerate(["boot", *benches])]
+
+    def phase_insns(self):
+        """Outer instructions per phase. Boot runs from the inner QEMU's start
+        to the workload's first marker; each bench from its marker to the
+        next (its own line and settle sleep included)."""
+        if not self.marks:
+            return None
+        guest = [i for w, i in self.marks if w == GUEST_MARK]
+        benches = [f for what, f in self.rows if what == "RESULT"]
+        if len(guest) != len(benches) + 1:
+            return None
+        return self._by_phase([self.marks[0][1], *guest])
 
     def exitcost_phases(self):
         """The exit-cost payload's phases: [(name, iters, outer insns)]."""
@@ -116,15 +123,9 @@ class RunResult:
         return [(nm, it, guest[k + 1] - guest[k]) for k, (nm, it) in enumerate(names)]
 
     def phase_exits(self, counter):
-        """[("boot", n), (bench, n)...] of one KVM counter, from the snapshots
-        taken at each workload line (BOOT, each RESULT)."""
-        benches = [f["bench"] for what, f in self.rows if what == "RESULT"]
-        if len(self.snaps) < len(benches) + 1:
-            return None
-        vals = [int(s.get(counter, 0)) for s in self.snaps]
-        out = [("boot", vals[0])]
-        out += [(b, vals[i + 1] - vals[i]) for i, b in enumerate(benches)]
-        return out
+        """One KVM counter per phase, from the snapshots taken at each
+        workload line (BOOT, each RESULT)."""
+        return self._by_phase([0, *(int(s.get(counter, 0)) for s in self.snaps)])
 
 
 def fields(rest):
