@@ -43,19 +43,69 @@ typedef struct KvmBtXlat {
 } KvmBtXlat;
 
 /*
- * Translate @word found at @site_ea. @tc_ea is the EA of a free TC slot of
+ * What the host running the guest keeps of the shared page and of
+ * interrupt delivery, declared by each backend. The translator emits only
+ * what is exact on that host; nothing else in the core depends on which
+ * host it is.
+ */
+typedef struct KvmBtHostCaps {
+    const char *name;
+    /*
+     * The host refreshes the monitor-private area (KVM_BT_SH_PRIV_*) at
+     * every exit, so constant or exit-changed SPRs (PVR, TCR, HID, L1CSR,
+     * BUCSR ...) may be read from it and BUCSR written to it.
+     */
+    bool private_fields;
+    /*
+     * The host keeps KVM_BT_SH_PID_CPU and retries a TLB miss with a
+     * deferred PID: mtspr PID may become a stub.
+     */
+    bool pid_defer;
+    /*
+     * A page write of SPRG4-7 reaches the SPRGnR aliases before anything
+     * reads them (the host pulls the page before problem state, and
+     * alias reads exit), so mtspr SPRG4-7 may become a page store.
+     */
+    bool sprg4_7_writes;
+    /*
+     * The host withholds asynchronous interrupts while the PC is inside
+     * the TC. Without it a stub sets the page's `critical` to r1 before
+     * it borrows anything and gives it back (a store of r2, as Linux's
+     * own paravirt templates do) after it restored everything, and stores
+     * MSR before it tests int_pending.
+     */
+    bool holds_async_in_tc;
+    /* MSR bits a stub may change in the page without the host */
+    uint32_t msr_page_writable;
+    /* Guest writes to patched words reach the backend (write-watch). */
+    bool write_watch;
+    /* The backend can step exit clusters (core/bt-cluster.h). */
+    bool cluster;
+} KvmBtHostCaps;
+
+/* The TCG-based monitor (-accel kvm-bt): every field is the monitor's. */
+extern const KvmBtHostCaps kvm_bt_host_monitor;
+/*
+ * Real Linux KVM e500v2 (-accel kvm,bt=on): only the fields of struct
+ * kvm_vcpu_arch_shared that KVM itself maintains (see
+ * docs/kvm-bt-real-kvm.rst).
+ */
+extern const KvmBtHostCaps kvm_bt_host_kvm;
+
+/*
+ * Translate @word found at @site_ea for @host. @tc_ea is the EA of a free TC slot of
  * @tc_words words (0: no slot, only in-place translations are possible).
  * Returns out->kind.
  */
-KvmBtXlatKind kvm_bt_xlat(uint32_t site_ea, uint32_t word, uint32_t tc_ea,
-                          unsigned tc_words, KvmBtXlat *out);
+KvmBtXlatKind kvm_bt_xlat(const KvmBtHostCaps *host, uint32_t site_ea, uint32_t word,
+                          uint32_t tc_ea, unsigned tc_words, KvmBtXlat *out);
 
 /*
  * Whether @word would be translated into a stub (so the caller needs a TC
  * slot before calling kvm_bt_xlat). False for in-place translations
  * and for words that are not translated at all.
  */
-bool kvm_bt_xlat_needs_stub(uint32_t word);
+bool kvm_bt_xlat_needs_stub(const KvmBtHostCaps *host, uint32_t word);
 
 const char *kvm_bt_xlat_kind_name(KvmBtXlatKind kind);
 
