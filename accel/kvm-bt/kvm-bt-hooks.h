@@ -14,6 +14,8 @@
 
 /* True when -accel kvm-bt is running. */
 extern bool kvm_bt_allowed;
+/* True when -accel kvm,bt=on is running (kvm-bt-kvm.c). */
+extern bool kvm_bt_kvm_bt_on;
 
 bool kvm_bt_reflect_interrupt(CPUState *cs, int excp);
 void kvm_bt_interrupt_delivered(CPUState *cs);
@@ -26,6 +28,13 @@ void kvm_bt_e500_fdt(void *fdt, hwaddr kernel_base, hwaddr kernel_size);
 void kvm_bt_code_write(ram_addr_t start, ram_addr_t end);
 bool kvm_bt_code_watched(ram_addr_t ram_addr);
 bool kvm_bt_mfspr_exits(int sprn);
+
+/* -accel kvm,bt=on: called from target/ppc/kvm.c */
+struct KVMState;
+void kvm_bt_kvm_class_init(ObjectClass *oc);
+int kvm_bt_kvm_init(MachineState *ms, struct KVMState *s);
+int kvm_bt_kvm_init_vcpu(CPUState *cs);
+void kvm_bt_kvm_fdt(void *fdt, hwaddr kernel_base, hwaddr kernel_size);
 
 /*
  * An interrupt is about to be delivered (powerpc_excp_booke): a reflection
@@ -79,6 +88,8 @@ static inline void kvm_bt_e500_fdt_hook(void *fdt, hwaddr kernel_base, hwaddr ke
 {
     if (kvm_bt_allowed) {
         kvm_bt_e500_fdt(fdt, kernel_base, kernel_size);
+    } else if (kvm_bt_kvm_bt_on) {
+        kvm_bt_kvm_fdt(fdt, kernel_base, kernel_size);
     }
 }
 

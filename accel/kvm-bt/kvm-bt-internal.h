@@ -12,6 +12,8 @@
 #include "core/exit-class.h"
 #include "core/site-table.h"
 #include "core/bt-sites.h"
+#include "core/bt-translate.h"
+#include "qapi/qapi-types-kvm-bt.h"
 
 /*
  * cpu_exec() returns this when translated code hit a privileged
@@ -113,6 +115,37 @@ typedef struct KvmBtSummary {
     bool page_blocked;
 } KvmBtSummary;
 
+/*
+ * A backend around the translator core: the TCG-based monitor
+ * (kvm-bt-translate.c) or real KVM (kvm-bt-kvm.c). The accounting
+ * (kvm-bt-stats.c) reads the translator's state through it.
+ */
+typedef struct KvmBtBackend {
+    const char *name;
+    const KvmBtHostCaps *caps;      /* what the host keeps (core/bt-translate.h) */
+    void (*summary)(KvmBtSummary *sum);
+    bool (*site_translation)(uint64_t pa, KvmBtPatchSite *out);
+    /* NULL: no host-specific accounting */
+    void (*host_info)(KvmBtKvmInfo *info);
+} KvmBtBackend;
+
+/* NULL until an accelerator with kvm-bt runs */
+extern const KvmBtBackend *kvm_bt_backend;
+extern const KvmBtBackend kvm_bt_kvm_backend;
+
+/* Is kvm-bt accounting live (-accel kvm-bt, or -accel kvm,bt=on)? */
+static inline bool kvm_bt_active(void)
+{
+    return kvm_bt_backend != NULL;
+}
+
+/*
+ * Reserve the TC for the kernel loaded at [kernel_base, + kernel_size) in
+ * the device tree; *pa/*size stay 0 if there is none.
+ */
+void kvm_bt_tc_reserve(void *fdt, hwaddr kernel_base, hwaddr kernel_size, uint64_t *pa,
+                       uint32_t *size);
+
 void kvm_bt_bt_init(void);
 void kvm_bt_bt_board_ready(MachineState *ms);
 unsigned kvm_bt_bt_gen(void);
@@ -123,8 +156,7 @@ uint32_t kvm_bt_stub_resume(uint64_t pc);
 void kvm_bt_site_hot(CPUState *cs, uint32_t ea, uint64_t pa, uint32_t word);
 void kvm_bt_tlb_changed(CPUState *cs, bool tlbwe);
 void kvm_bt_bt_fdt(void *fdt, hwaddr kernel_base, hwaddr kernel_size);
-bool kvm_bt_site_translation(uint64_t pa, KvmBtPatchSite *out);
-void kvm_bt_bt_summary(KvmBtSummary *sum);
+
 
 /* kvm-bt-stats.c */
 void kvm_bt_stats_write_file(void);

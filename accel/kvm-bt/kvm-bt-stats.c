@@ -14,12 +14,17 @@
 #include "monitor/hmp.h"
 #include "monitor/monitor.h"
 #include "qapi/qmp/qdict.h"
+#include "qapi/qmp/qjson.h"
+#include "qapi/qobject-output-visitor.h"
+#include "qapi/qapi-visit-kvm-bt.h"
 #include "kvm-bt-hooks.h"
 #include "kvm-bt-internal.h"
 #include "core/bt-translate.h"
 #include "core/ppc-insn.h"
 
 #define DEFAULT_TOP 20
+
+const KvmBtBackend *kvm_bt_backend;
 
 typedef struct Snapshot {
     uint64_t (*exits)[KVM_BT_EXIT__COUNT];   /* per vCPU */
@@ -143,7 +148,7 @@ static char *insn_text(const KvmBtSite *site)
 static bool site_translation(const KvmBtSite *site, KvmBtPatchSite *ps,
                              uint64_t *before, uint64_t *after)
 {
-    if (!kvm_bt_site_translation(site->pa, ps) || ps->orig != site->word) {
+    if (!kvm_bt_backend->site_translation(site->pa, ps) || ps->orig != site->word) {
         return false;
     }
     *before = site->exits_hot ? site->exits_hot : site->exits;
@@ -169,7 +174,7 @@ static KvmBtTranslatorInfo *translator_info(const Snapshot *snap)
     KvmBtTranslatorInfo *t = g_new0(KvmBtTranslatorInfo, 1);
     KvmBtSummary sum;
 
-    kvm_bt_bt_summary(&sum);
+    kvm_bt_backend->summary(&sum);
     t->translated = sum.translated;
     t->refused = sum.refused;
     t->dropped = sum.dropped;
@@ -198,7 +203,7 @@ KvmBtInfo *qmp_query_kvm_bt(bool has_top, int64_t top, Error **errp)
         g_free(info);
         return NULL;
     }
-    info->enabled = kvm_bt_allowed;
+    info->enabled = kvm_bt_active();
     info->bt = kvm_bt_state.bt;
     info->pv = kvm_bt_state.pv;
     info->exit_cost_ns = kvm_bt_allowed ? kvm_bt_exit_cost_ns() : 0;
@@ -259,6 +264,11 @@ KvmBtInfo *qmp_query_kvm_bt(bool has_top, int64_t top, Error **errp)
         info->has_translator = true;
         info->translator = translator_info(&snap);
     }
+    if (kvm_bt_active() && kvm_bt_backend->host_info) {
+        info->has_kvm = true;
+        info->kvm = g_new0(KvmBtKvmInfo, 1);
+        kvm_bt_backend->host_info(info->kvm);
+    }
     snapshot_free(&snap);
     return info;
 }
@@ -268,8 +278,8 @@ void hmp_info_kvm_bt(Monitor *mon, const QDict *qdict)
     Snapshot snap;
     uint64_t priv, refl;
 
-    if (!kvm_bt_allowed) {
-        monitor_printf(mon, "kvm-bt is not the running accelerator\n");
+    if (!kvm_bt_active()) {
+        monitor_printf(mon, "kvm-bt is not running (-accel kvm-bt, or -accel kvm,bt=on)\n");
         return;
     }
     snapshot(&snap, DEFAULT_TOP);
@@ -289,7 +299,7 @@ void hmp_info_kvm_bt(Monitor *mon, const QDict *qdict)
     if (kvm_bt_state.bt) {
         KvmBtSummary sum;
 
-        kvm_bt_bt_summary(&sum);
+        kvm_bt_backend->summary(&sum);
         monitor_printf(mon, "translator: %zu translated, %zu refused, %zu dropped, %zu undone; "
                        "TC %u/%u slots at 0x%08" PRIx32 " (pa 0x%" PRIx64 ")%s; "
                        "hot-threshold %" PRIu64 "\n",
@@ -299,6 +309,18 @@ void hmp_info_kvm_bt(Monitor *mon, const QDict *qdict)
                        kvm_bt_state.hot_threshold);
         monitor_printf(mon, "exit clusters: %" PRIu64 " exits took along %" PRIu64
                        " privileged instructions\n", snap.cluster_runs, snap.absorbed);
+    }
+    if (kvm_bt_backend->host_info) {
+        g_autoptr(KvmBtKvmInfo) k = g_new0(KvmBtKvmInfo, 1);
+
+        kvm_bt_backend->host_info(k);
+        monitor_printf(mon, "real KVM: sampling %s, %" PRIu64 " samples (%" PRIu64 " lost), "
+                       "shared page mapped on %" PRId64 " vCPUs; privileged exits above are "
+                       "sampled\n", k->sampling ? "on" : "off", k->samples, k->samples_lost,
+                       k->pages_mapped);
+        for (KvmBtExitCountList *l = k->kvm_counters; l; l = l->next) {
+            monitor_printf(mon, "  %-22s %12" PRId64 "\n", l->value->q_class, l->value->count);
+        }
     }
     monitor_printf(mon, "top sites:\n%4s %10s %10s %-20s %12s  %s\n",
                    "cpu", "ea", "pa", "instruction", "exits", "translation");
@@ -404,7 +426,7 @@ void kvm_bt_stats_write_file(void)
     if (kvm_bt_state.bt) {
         KvmBtSummary sum;
 
-        kvm_bt_bt_summary(&sum);
+        kvm_bt_backend->summary(&sum);
         g_string_append_printf(out, ",\n  \"translator\": {\"translated\": %zu, \"refused\": %zu, "
                                "\"dropped\": %zu, \"undone\": %zu, \"tc_used\": %u, "
                                "\"tc_total\": %u, \"tc_pa\": %" PRIu64 ", \"tc_ea\": %" PRIu32
@@ -416,6 +438,23 @@ void kvm_bt_stats_write_file(void)
                                sum.page_blocked ? "true" : "false", kvm_bt_state.hot_threshold,
                                kvm_bt_state.cluster ? "true" : "false", snap.cluster_runs,
                                snap.absorbed);
+    }
+    if (kvm_bt_backend && kvm_bt_backend->host_info) {
+        g_autoptr(KvmBtKvmInfo) k = g_new0(KvmBtKvmInfo, 1);
+        Visitor *v;
+        QObject *obj = NULL;
+
+        kvm_bt_backend->host_info(k);
+        v = qobject_output_visitor_new(&obj);
+        if (visit_type_KvmBtKvmInfo(v, NULL, &k, &error_abort)) {
+            g_autoptr(GString) json = NULL;
+
+            visit_complete(v, &obj);
+            json = qobject_to_json(obj);
+            g_string_append_printf(out, ",\n  \"kvm\": %s", json->str);
+        }
+        visit_free(v);
+        qobject_unref(obj);
     }
     g_string_append(out, "\n}\n");
     snapshot_free(&snap);

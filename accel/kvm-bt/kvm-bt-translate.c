@@ -442,8 +442,10 @@ bool kvm_bt_code_watched(ram_addr_t ram_addr)
  * inside what the kernel maps executable (core/tc-place.c); otherwise
  * right after the image, which stays usable until the guest maps its data
  * non-executable (then stubs are undone). Either way /memreserve/ it.
+ * Both backends place it this way.
  */
-void kvm_bt_bt_fdt(void *fdt, hwaddr kernel_base, hwaddr kernel_size)
+void kvm_bt_tc_reserve(void *fdt, hwaddr kernel_base, hwaddr kernel_size, uint64_t *pa,
+                       uint32_t *size_out)
 {
     const char *kernel = current_machine->kernel_filename;
     g_autofree gchar *elf = NULL;
@@ -451,7 +453,9 @@ void kvm_bt_bt_fdt(void *fdt, hwaddr kernel_base, hwaddr kernel_size)
     uint64_t tc = 0;
     uint32_t size = 0;
 
-    if (!kvm_bt_state.bt || !kernel_size) {
+    *pa = 0;
+    *size_out = 0;
+    if (!kernel_size) {
         return;
     }
     if (kernel && g_file_get_contents(kernel, &elf, &len, NULL)) {
@@ -468,8 +472,15 @@ void kvm_bt_bt_fdt(void *fdt, hwaddr kernel_base, hwaddr kernel_size)
         warn_report("kvm-bt: cannot reserve the translation cache; translating in place only");
         return;
     }
-    bt.tc_pa = tc;
-    bt.tc_size = size;
+    *pa = tc;
+    *size_out = size;
+}
+
+void kvm_bt_bt_fdt(void *fdt, hwaddr kernel_base, hwaddr kernel_size)
+{
+    if (kvm_bt_state.bt) {
+        kvm_bt_tc_reserve(fdt, kernel_base, kernel_size, &bt.tc_pa, &bt.tc_size);
+    }
 }
 
 /* The guest's memory is reloaded: every patch is gone with it. */
@@ -489,6 +500,7 @@ static void bt_reset(void *opaque)
 
 void kvm_bt_bt_init(void)
 {
+    kvm_bt_backend = &monitor_backend;
     qemu_mutex_init(&bt.lock);
     /* hotness is counted per vCPU (no global lock on exits): 1 here */
     kvm_bt_patch_init(&bt.table, 1);
@@ -506,7 +518,7 @@ void kvm_bt_bt_board_ready(MachineState *ms)
 }
 
 /* For statistics: the translation state of the site at @pa, if any. */
-bool kvm_bt_site_translation(uint64_t pa, KvmBtPatchSite *out)
+static bool monitor_site_translation(uint64_t pa, KvmBtPatchSite *out)
 {
     KvmBtPatchSite *s;
 
@@ -522,7 +534,7 @@ bool kvm_bt_site_translation(uint64_t pa, KvmBtPatchSite *out)
     return s != NULL;
 }
 
-void kvm_bt_bt_summary(KvmBtSummary *sum)
+static void monitor_summary(KvmBtSummary *sum)
 {
     memset(sum, 0, sizeof(*sum));
     if (!kvm_bt_state.bt) {
@@ -539,3 +551,10 @@ void kvm_bt_bt_summary(KvmBtSummary *sum)
     sum->page_blocked = bt.blockers != 0;
     qemu_mutex_unlock(&bt.lock);
 }
+
+static const KvmBtBackend monitor_backend = {
+    .name = "monitor",
+    .caps = &kvm_bt_host_monitor,
+    .summary = monitor_summary,
+    .site_translation = monitor_site_translation,
+};

@@ -53,6 +53,9 @@
 struct run {
     char name[64];
     int timeout_s;
+    char dump[256];             /* a file the inner QEMU writes: printed after it exits */
+    int nqmp;
+    char *qmp[8];               /* QMP commands sent after power-off, answers printed */
     int argc;
     char *argv[MAX_ARGS];
 };
@@ -162,6 +165,13 @@ static int read_runs(struct run *runs, int max)
             cur->argv[cur->argc++] = INNER_QEMU;
         } else if (cur && strncmp(line, "timeout ", 8) == 0) {
             cur->timeout_s = atoi(line + 8);
+        } else if (cur && strncmp(line, "qmp ", 4) == 0) {
+            if (cur->nqmp == 8) {
+                fatal("bad-runs", "run %s: too many qmp lines", cur->name);
+            }
+            cur->qmp[cur->nqmp++] = strdup(line + 4);
+        } else if (cur && strncmp(line, "dump ", 5) == 0) {
+            snprintf(cur->dump, sizeof(cur->dump), "%.255s", line + 5);
         } else if (cur && strncmp(line, "arg ", 4) == 0) {
             if (cur->argc >= MAX_ARGS - 8) {
                 fatal("bad-runs", "run %s: too many arguments", cur->name);
@@ -273,6 +283,48 @@ static void qmp_send(int fd, const char *cmd)
     }
 }
 
+/* Send @cmd and print its answer (events in between are skipped). */
+static void qmp_ask(const struct run *r, int k, int to_qemu, int from_qemu)
+{
+    static char acc[65536];
+    size_t len = 0;
+    uint64_t deadline = 0;
+
+    qmp_send(to_qemu, r->qmp[k]);
+    qmp_send(to_qemu, "\n");
+    for (;;) {
+        struct pollfd p = { from_qemu, POLLIN, 0 };
+        char *nl;
+        ssize_t n;
+
+        if (!deadline) {
+            deadline = now_ns() + 10000000000ull;
+        }
+        if (now_ns() > deadline || poll(&p, 1, 1000) < 0) {
+            say("KVMNEST-ERROR run=%s what=qmp detail=\"no answer to qmp line %d\"", r->name, k);
+            return;
+        }
+        n = read(from_qemu, acc + len, sizeof(acc) - 1 - len);
+        if (n > 0) {
+            len += n;
+        }
+        acc[len] = 0;
+        while ((nl = strchr(acc, '\n'))) {
+            *nl = 0;
+            if (strstr(acc, "\"return\"") || strstr(acc, "\"error\"")) {
+                acc[strcspn(acc, "\r")] = 0;
+                say("KVMNEST-QMP run=%s i=%d %s", r->name, k, acc);
+                return;
+            }
+            len -= nl + 1 - acc;
+            memmove(acc, nl + 1, len + 1);
+        }
+        if (len == sizeof(acc) - 1) {
+            len = 0;            /* an overlong event: drop it */
+        }
+    }
+}
+
 struct console {
     char line[MAX_LINE];
     size_t len;
@@ -311,6 +363,25 @@ static void console_feed(struct console *c, const char *buf, size_t n, const str
 }
 
 /* Run one inner QEMU to the guest's power-off; false if it failed. */
+/* The file the run named (e.g. kvm-bt's stats file), one line per line. */
+static void dump_file(const struct run *r)
+{
+    FILE *f = fopen(r->dump, "r");
+    char line[MAX_LINE];
+
+    if (!f) {
+        say("KVMNEST-ERROR run=%s what=no-dump detail=\"%s: %s\"", r->name, r->dump,
+            strerror(errno));
+        return;
+    }
+    while (fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\n")] = 0;
+        say("KVMNEST-DUMP run=%s %s", r->name, line);
+    }
+    fclose(f);
+    unlink(r->dump);
+}
+
 static bool run_one(struct run *r)
 {
     char qmp_path[96], chardev[160], vmdir[256] = "", buf[4096];
@@ -412,6 +483,9 @@ static bool run_one(struct run *r)
                 insn_marker();
                 say("KVMNEST-MARK run=%s at=end t_ns=%llu", r->name,
                     (unsigned long long)(now_ns() - start));
+                for (int k = 0; k < r->nqmp; k++) {
+                    qmp_ask(r, k, to_qemu, from_qemu);
+                }
                 qmp_send(to_qemu, "{\"execute\":\"quit\"}\n");
             } else if (!shutdown && !stopped && strstr(buf, "\"STOP\"")) {
                 /* e.g. an instruction KVM cannot emulate: QEMU stops the VM */
@@ -441,6 +515,9 @@ static bool run_one(struct run *r)
             say("KVMNEST-ERROR run=%s what=inner-qemu detail=\"inner QEMU did not quit "
                 "cleanly (status 0x%x)\"", r->name, status);
         }
+    }
+    if (r->dump[0]) {
+        dump_file(r);
     }
     say("KVMNEST-EXIT run=%s ok=%d", r->name, ok);
     return ok;

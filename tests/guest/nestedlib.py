@@ -9,6 +9,7 @@ counters; the phase-insns plugin (tools/phase-insns.c) records how many
 instructions the outer machine executed at each phase marker. Everything here
 is parsed from the outer console and the plugin's file.
 """
+import json
 import os
 import re
 import subprocess
@@ -42,10 +43,17 @@ class InnerRun:
     """One inner QEMU under -accel kvm on the nested host."""
 
     def __init__(self, name, flavour="e500v2-stock", accel="kvm", iters=None,
-                 extra=(), timeout=600, settle_ms=SETTLE_MS, payload=None):
+                 extra=(), timeout=600, settle_ms=SETTLE_MS, payload=None, stats=False,
+                 qmp=()):
         """@flavour: a guest kernel (vmlinux-FLAVOUR, the workload's /init);
-        or @payload: a bare-metal ELF on this machine to boot instead."""
+        or @payload: a bare-metal ELF on this machine to boot instead.
+        @stats: accel is kvm,bt=on: its stats file comes back as RunResult.stats."""
         self.name, self.flavour, self.accel = name, flavour, accel
+        self.dump = None
+        self.qmp = list(qmp)    # QMP commands (JSON text) after power-off: RunResult.qmp
+        if stats:
+            self.dump = f"/tmp/kvmbt-{name}.json"
+            self.accel += f",stats-file={self.dump}"
         self.iters, self.extra, self.timeout = iters, list(extra), timeout
         self.settle_ms = settle_ms
         if payload:
@@ -78,6 +86,16 @@ class RunResult:
         self.ok = False
         self.ended = False       # the runner marked the guest's power-off
         self.marks = []          # plugin: (marker word, insns) from start to end
+        self.dump_lines = []     # the file the run asked the runner to print
+        self.qmp = {}            # index -> the answer (parsed JSON) to InnerRun.qmp[index]
+
+    @property
+    def stats(self):
+        """kvm-bt's stats file (InnerRun(stats=True)), parsed; None if absent or cut."""
+        try:
+            return json.loads("\n".join(self.dump_lines)) if self.dump_lines else None
+        except ValueError:
+            return None
 
     @property
     def output(self):
@@ -139,6 +157,10 @@ def build_initrd(runs, path):
     with open(runs_file, "w") as f:
         for r in runs:
             f.write(f"run {r.name}\ntimeout {r.timeout}\n")
+            if r.dump:
+                f.write(f"dump {r.dump}\n")
+            for q in r.qmp:
+                f.write(f"qmp {q}\n")
             for a in r.args():
                 f.write(f"arg {a}\n")
             f.write("end\n")
@@ -230,6 +252,17 @@ def run_nested(runs, timeout, host_kernel=HOST_KERNEL, progress=True, keep=None)
                     if not m:
                         if cur is not None:
                             cur.lines.append(line)
+                        continue
+                    if m.group(1) == "QMP" and cur is not None:
+                        _, _, idx, answer = (m.group(2).split(" ", 3) + [""])[:4]
+                        try:
+                            cur.qmp[int(idx.split("=")[1])] = json.loads(answer)
+                        except (ValueError, IndexError):
+                            cur.errors.append({"what": "qmp", "detail": answer[:200]})
+                        continue
+                    if m.group(1) == "DUMP" and cur is not None:
+                        cur.dump_lines.append(m.group(2).split(" ", 2)[2] if
+                                              m.group(2).count(" ") >= 2 else "")
                         continue
                     what, f = m.group(1), fields(m.group(2))
                     if progress and what in ("HOST", "RUN", "EXIT", "ERROR", "ALLDONE"):
