@@ -27,6 +27,29 @@
 
 #include <string.h>
 
+const KvmBtHostCaps kvm_bt_host_monitor = {
+    .name = "monitor",
+    .private_fields = true,
+    .pid_defer = true,
+    .sprg4_7_writes = true,
+    .holds_async_in_tc = true,
+    .msr_page_writable = KVM_BT_MSR_PAGE_WRITABLE,
+    .write_watch = true,
+    .cluster = true,
+};
+
+const KvmBtHostCaps kvm_bt_host_kvm = {
+    .name = "kvm",
+    .private_fields = false,
+    .pid_defer = false,
+    .sprg4_7_writes = false,
+    .holds_async_in_tc = false,
+    /* what Linux's own PV templates change without trapping */
+    .msr_page_writable = KVM_BT_MSR_EE | KVM_BT_MSR_RI,
+    .write_watch = false,
+    .cluster = false,
+};
+
 /* Page displacement for "lwz/stw r,D(0)" */
 #define PAGE(off)   KVM_BT_SHARED_D(off)
 
@@ -281,6 +304,7 @@ static const StubRule stub_mtspr_pid = { body_mtspr_pid, true, true };
 /* ---- translation rules ---- */
 
 typedef struct Ctx {
+    const KvmBtHostCaps *host;
     uint32_t site, word, tc_ea;
     unsigned tc_words;
     KvmBtXlat *x;
@@ -416,10 +440,13 @@ static const Rule rules[] = {
     { PPC_INSN_DCBI,    NULL, "cache operation" },
 };
 
-KvmBtXlatKind kvm_bt_xlat(uint32_t site_ea, uint32_t word, uint32_t tc_ea,
-                          unsigned tc_words, KvmBtXlat *out)
+KvmBtXlatKind kvm_bt_xlat(const KvmBtHostCaps *host, uint32_t site_ea, uint32_t word,
+                          uint32_t tc_ea, unsigned tc_words, KvmBtXlat *out)
 {
-    Ctx c = { .site = site_ea, .word = word, .tc_ea = tc_ea, .tc_words = tc_words, .x = out };
+    Ctx c = {
+        .host = host, .site = site_ea, .word = word, .tc_ea = tc_ea, .tc_words = tc_words,
+        .x = out,
+    };
     PPCInsn in;
 
     memset(out, 0, sizeof(*out));
@@ -437,12 +464,12 @@ KvmBtXlatKind kvm_bt_xlat(uint32_t site_ea, uint32_t word, uint32_t tc_ea,
     return none(&c, "not a privileged instruction");
 }
 
-bool kvm_bt_xlat_needs_stub(uint32_t word)
+bool kvm_bt_xlat_needs_stub(const KvmBtHostCaps *host, uint32_t word)
 {
     KvmBtXlat x;
 
     /* a dry run with a nearby, large enough slot */
-    return kvm_bt_xlat(0x10000, word, 0x20000, KVM_BT_STUB_MAX_WORDS, &x) ==
+    return kvm_bt_xlat(host, 0x10000, word, 0x20000, KVM_BT_STUB_MAX_WORDS, &x) ==
            KVM_BT_XLAT_STUB;
 }
 
