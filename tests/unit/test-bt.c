@@ -700,15 +700,15 @@ static void test_wrtee_layout(void)
     CHECK(ok && x.stub_words == 9, "wrteei 0: %u words, no CR use", x.stub_words);
 }
 
-static void dump_stub(const char *what, uint32_t word)
+static void dump_stub(const KvmBtHostCaps *host, const char *what, uint32_t word)
 {
     KvmBtXlat x;
 
     if (!getenv("TEST_BT_VERBOSE")) {
         return;
     }
-    kvm_bt_xlat(MON, SITE, word, TC_EA, 32, &x);
-    printf("%s: site %08x: %08x\n", what, SITE, x.patch);
+    kvm_bt_xlat(host, SITE, word, TC_EA, 32, &x);
+    printf("%s, %s: site %08x: %08x\n", host->name, what, SITE, x.patch);
     for (unsigned i = 0; i < x.stub_words; i++) {
         PPCInsn in = decode(x.stub[i]);
         char buf[64];
@@ -1185,11 +1185,15 @@ static void test_tc_gap(void)
 
 int main(void)
 {
-    dump_stub("wrtee r4", 0x7c800106);
-    dump_stub("wrteei 0", 0x7c000146);
-    dump_stub("wrteei 1", 0x7c008146);
-    dump_stub("mtmsr r3", 0x7c600124);
-    dump_stub("mtspr PID,r9", 0x7d300ba6);
+    dump_stub(MON, "wrtee r4", 0x7c800106);
+    dump_stub(MON, "wrteei 0", 0x7c000146);
+    dump_stub(MON, "wrteei 1", 0x7c008146);
+    dump_stub(MON, "mtmsr r3", 0x7c600124);
+    dump_stub(MON, "mtspr PID,r9", 0x7d300ba6);
+    dump_stub(KVM, "wrtee r4", 0x7c800106);
+    dump_stub(KVM, "wrteei 0", 0x7c000146);
+    dump_stub(KVM, "wrteei 1", 0x7c008146);
+    dump_stub(KVM, "mtmsr r3", 0x7c600124);
 
     test_shared_page();
     test_inplace();
