@@ -199,12 +199,14 @@ static void translate_site(CPUState *cs, run_on_cpu_data data)
         trace_kvm_bt_skip(w->ea, w->pa, "already decided");
         goto out;
     }
-    if (kvm_bt_xlat_needs_stub(w->word) && qatomic_read(&bt.tc_broken)) {
+    if (kvm_bt_xlat_needs_stub(&kvm_bt_host_monitor, w->word) &&
+        qatomic_read(&bt.tc_broken)) {
         /* not refused: asked again once the TC's mapping is back */
         trace_kvm_bt_skip(w->ea, w->pa, "the TC is mapped elsewhere");
         goto out;
     }
-    if (kvm_bt_xlat_needs_stub(w->word) && tc_usable(cs, w->ea, w->pa)) {
+    if (kvm_bt_xlat_needs_stub(&kvm_bt_host_monitor, w->word) &&
+        tc_usable(cs, w->ea, w->pa)) {
         int slot = kvm_bt_tc_peek(&bt.table);
 
         if (slot >= 0) {
@@ -212,7 +214,7 @@ static void translate_site(CPUState *cs, run_on_cpu_data data)
             stub_host = ram_word(kvm_bt_tc_slot_pa(&bt.table, slot), &stub_ra);
         }
     }
-    kvm_bt_xlat(w->ea, w->word, stub_host ? slot_ea : 0,
+    kvm_bt_xlat(&kvm_bt_host_monitor, w->ea, w->word, stub_host ? slot_ea : 0,
                 stub_host ? bt.table.tc.slot_words : 0, &x);
     if (x.kind == KVM_BT_XLAT_NONE) {
         kvm_bt_patch_refused(&bt.table, w->pa, x.reason);

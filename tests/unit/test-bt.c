@@ -268,6 +268,10 @@ static RunEnd run(Cpu *c, const Code *code, const char **err)
 #define SITE        0xc0012340u
 #define TC_EA       0xc0400000u
 
+/* The hosts the translator emits code for */
+#define MON         (&kvm_bt_host_monitor)
+#define KVM         (&kvm_bt_host_kvm)
+
 static PPCInsn decode(uint32_t w)
 {
     PPCInsn in;
@@ -399,7 +403,7 @@ static void test_inplace(void)
 
         random_cpu(&c);
         before = c;
-        kvm_bt_xlat(SITE, 0x7c0000a6 | rd << 21, 0, 0, &x);
+        kvm_bt_xlat(MON, SITE, 0x7c0000a6 | rd << 21, 0, 0, &x);
         in = decode(x.patch);
         CHECK(x.kind == KVM_BT_XLAT_INPLACE && in.kind == PPC_INSN_LWZ && in.rt == rd &&
               in.ra == 0 && in.imm == KVM_BT_SH_MSR - 4096, "mfmsr r%u -> %08x", rd, x.patch);
@@ -420,7 +424,7 @@ static void test_inplace(void)
             /* mfspr r,X */
             random_cpu(&c);
             before = c;
-            kvm_bt_xlat(SITE, ppc_enc_mfspr(r, all[i].spr), 0, 0, &x);
+            kvm_bt_xlat(MON, SITE, ppc_enc_mfspr(r, all[i].spr), 0, 0, &x);
             if (all[i].read == KVM_BT_SPR_EXIT) {
                 ok_read &= x.kind == KVM_BT_XLAT_NONE;
             } else {
@@ -437,7 +441,7 @@ static void test_inplace(void)
             }
             random_cpu(&c);
             before = c;
-            kvm_bt_xlat(SITE, ppc_enc_mtspr(all[i].spr, r), 0, 0, &x);
+            kvm_bt_xlat(MON, SITE, ppc_enc_mtspr(all[i].spr, r), 0, 0, &x);
             if (all[i].write == KVM_BT_SPR_EXIT) {
                 ok_write &= x.kind == KVM_BT_XLAT_NONE && x.reason;
             } else {
@@ -452,19 +456,19 @@ static void test_inplace(void)
     CHECK(ok_write, "mtspr of every mirror");
 
     /* named cases from a real guest */
-    kvm_bt_xlat(SITE, 0x7d5342a6, 0, 0, &x);      /* mfspr r10,SPRG3 */
+    kvm_bt_xlat(MON, SITE, 0x7d5342a6, 0, 0, &x);      /* mfspr r10,SPRG3 */
     CHECK(x.kind == KVM_BT_XLAT_INPLACE && x.patch == ppc_enc_lwz(10, 60 - 4096, 0), "SPRG3");
-    kvm_bt_xlat(SITE, ppc_enc_mfspr(10, KVM_BT_SPR_SPRG3R), 0, 0, &x);
+    kvm_bt_xlat(MON, SITE, ppc_enc_mfspr(10, KVM_BT_SPR_SPRG3R), 0, 0, &x);
     CHECK(x.kind == KVM_BT_XLAT_INPLACE && x.patch == ppc_enc_lwz(10, 60 - 4096, 0), "SPRG3R");
-    kvm_bt_xlat(SITE, 0x7d5343a6, 0, 0, &x);      /* mtspr SPRG3,r10 */
+    kvm_bt_xlat(MON, SITE, 0x7d5343a6, 0, 0, &x);      /* mtspr SPRG3,r10 */
     CHECK(x.kind == KVM_BT_XLAT_INPLACE && x.patch == ppc_enc_stw(10, 60 - 4096, 0),
           "mtspr SPRG3");
-    kvm_bt_xlat(SITE, 0x7d75fba6, 0, 0, &x);      /* mtspr BUCSR,r11 */
+    kvm_bt_xlat(MON, SITE, 0x7d75fba6, 0, 0, &x);      /* mtspr BUCSR,r11 */
     CHECK(x.kind == KVM_BT_XLAT_INPLACE &&
           x.patch == ppc_enc_stw(11, KVM_BT_SH_PRIV_BUCSR - 4096, 0), "BUCSR sink");
-    kvm_bt_xlat(SITE, 0x7d50eba6, 0, 0, &x);      /* mtspr MAS7,r10 */
+    kvm_bt_xlat(MON, SITE, 0x7d50eba6, 0, 0, &x);      /* mtspr MAS7,r10 */
     CHECK(x.kind == KVM_BT_XLAT_INPLACE && x.patch == ppc_enc_stw(10, 176 - 4096, 0), "MAS7");
-    kvm_bt_xlat(SITE, 0x7cfa03a6, 0, 0, &x);      /* mtspr SRR0,r7 */
+    kvm_bt_xlat(MON, SITE, 0x7cfa03a6, 0, 0, &x);      /* mtspr SRR0,r7 */
     CHECK(x.kind == KVM_BT_XLAT_INPLACE && x.patch == ppc_enc_stw(7, 68 - 4096, 0), "SRR0");
 
     /* never translated */
@@ -484,16 +488,16 @@ static void test_inplace(void)
         };
 
         for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
-            KvmBtXlatKind k = kvm_bt_xlat(SITE, words[i], TC_EA, 32, &x);
+            KvmBtXlatKind k = kvm_bt_xlat(MON, SITE, words[i], TC_EA, 32, &x);
 
             ok_none &= k == KVM_BT_XLAT_NONE && x.kind == k && x.reason && x.reason[0];
-            ok_none &= !kvm_bt_xlat_needs_stub(words[i]);
+            ok_none &= !kvm_bt_xlat_needs_stub(MON, words[i]);
         }
         CHECK(ok_none, "privileged instructions that keep exiting");
-        kvm_bt_xlat(SITE, 0x7c000000 | 0x3a6 | (3 << 21) | (31 << 16) | (8 << 11),
+        kvm_bt_xlat(MON, SITE, 0x7c000000 | 0x3a6 | (3 << 21) | (31 << 16) | (8 << 11),
                     TC_EA, 32, &x);
         CHECK(strstr(x.reason, "beyond"), "mtspr PVR reason '%s'", x.reason);
-        kvm_bt_xlat(SITE, 0x4c000064, TC_EA, 32, &x);
+        kvm_bt_xlat(MON, SITE, 0x4c000064, TC_EA, 32, &x);
         CHECK(strstr(x.reason, "interrupt return") != NULL, "rfi reason '%s'", x.reason);
     }
 }
@@ -585,12 +589,12 @@ static void test_stub_property(StubOp op)
         Code code;
         PPCInsn in;
 
-        CHECK(kvm_bt_xlat(SITE, word, TC_EA, 32, &x) == KVM_BT_XLAT_STUB,
+        CHECK(kvm_bt_xlat(MON, SITE, word, TC_EA, 32, &x) == KVM_BT_XLAT_STUB,
               "%s r%u: %s", op_names[op], r, x.reason ? x.reason : "");
         if (x.kind != KVM_BT_XLAT_STUB) {
             continue;
         }
-        CHECK(kvm_bt_xlat_needs_stub(word), "%s needs a stub", op_names[op]);
+        CHECK(kvm_bt_xlat_needs_stub(MON, word), "%s needs a stub", op_names[op]);
         in = decode(x.patch);
         CHECK(in.kind == PPC_INSN_B && !in.lk && !in.aa && SITE + in.imm == TC_EA,
               "%s: patch is b TC", op_names[op]);
@@ -671,7 +675,7 @@ static void test_wrtee_layout(void)
     KvmBtXlat x;
     bool ok = true;
 
-    kvm_bt_xlat(SITE, 0x7c800106, TC_EA, 32, &x);
+    kvm_bt_xlat(MON, SITE, 0x7c800106, TC_EA, 32, &x);
     CHECK(x.stub_words == sizeof(want) / sizeof(want[0]), "wrtee stub %u words", x.stub_words);
     for (unsigned i = 0; i < x.stub_words && i < sizeof(want) / sizeof(want[0]); i++) {
         ok &= decode(x.stub[i]).kind == want[i];
@@ -683,10 +687,10 @@ static void test_wrtee_layout(void)
           "branch targets");
 
     /* rS = r0: the scratch moves elsewhere */
-    kvm_bt_xlat(SITE, 0x7c000106, TC_EA, 32, &x);
+    kvm_bt_xlat(MON, SITE, 0x7c000106, TC_EA, 32, &x);
     CHECK(decode(x.stub[0]).rt != 0, "wrtee r0 borrows another register");
     /* wrteei 0 compares nothing: CR untouched, no save */
-    kvm_bt_xlat(SITE, 0x7c000146, TC_EA, 32, &x);
+    kvm_bt_xlat(MON, SITE, 0x7c000146, TC_EA, 32, &x);
     ok = true;
     for (unsigned i = 0; i < x.fallback; i++) {
         PPCInsnKind k = decode(x.stub[i]).kind;
@@ -696,15 +700,15 @@ static void test_wrtee_layout(void)
     CHECK(ok && x.stub_words == 9, "wrteei 0: %u words, no CR use", x.stub_words);
 }
 
-static void dump_stub(const char *what, uint32_t word)
+static void dump_stub(const KvmBtHostCaps *host, const char *what, uint32_t word)
 {
     KvmBtXlat x;
 
     if (!getenv("TEST_BT_VERBOSE")) {
         return;
     }
-    kvm_bt_xlat(SITE, word, TC_EA, 32, &x);
-    printf("%s: site %08x: %08x\n", what, SITE, x.patch);
+    kvm_bt_xlat(host, SITE, word, TC_EA, 32, &x);
+    printf("%s, %s: site %08x: %08x\n", host->name, what, SITE, x.patch);
     for (unsigned i = 0; i < x.stub_words; i++) {
         PPCInsn in = decode(x.stub[i]);
         char buf[64];
@@ -722,27 +726,153 @@ static void test_reach(void)
     KvmBtXlat x;
 
     /* TC 256 MiB away: no stubs, in place still fine */
-    CHECK(kvm_bt_xlat(SITE, 0x7c800106, SITE + 0x10000000, 32, &x) == KVM_BT_XLAT_NONE &&
+    CHECK(kvm_bt_xlat(MON, SITE, 0x7c800106, SITE + 0x10000000, 32, &x) == KVM_BT_XLAT_NONE &&
           strstr(x.reason, "range"), "far TC: wrtee NONE (%s)", x.reason);
-    CHECK(kvm_bt_xlat(SITE, 0x7c6000a6, SITE + 0x10000000, 32, &x) ==
+    CHECK(kvm_bt_xlat(MON, SITE, 0x7c6000a6, SITE + 0x10000000, 32, &x) ==
           KVM_BT_XLAT_INPLACE, "far TC: mfmsr in place");
-    CHECK(kvm_bt_xlat(SITE, 0x7d5342a6, 0, 0, &x) == KVM_BT_XLAT_INPLACE,
+    CHECK(kvm_bt_xlat(MON, SITE, 0x7d5342a6, 0, 0, &x) == KVM_BT_XLAT_INPLACE,
           "no TC: mfspr in place");
-    CHECK(kvm_bt_xlat(SITE, 0x7c008146, 0, 0, &x) == KVM_BT_XLAT_NONE &&
+    CHECK(kvm_bt_xlat(MON, SITE, 0x7c008146, 0, 0, &x) == KVM_BT_XLAT_NONE &&
           strstr(x.reason, "no TC"), "no TC: wrteei 1 NONE");
     /* the site reaches the slot, but the stub's way back does not reach site+4 */
-    CHECK(kvm_bt_xlat(SITE, 0x7c800106, SITE + (1u << 25) - 4, 32, &x) ==
+    CHECK(kvm_bt_xlat(MON, SITE, 0x7c800106, SITE + (1u << 25) - 4, 32, &x) ==
           KVM_BT_XLAT_NONE && strstr(x.reason, "site+4"), "return out of range: %s", x.reason);
     /* just within range both ways (TC below the site) */
-    CHECK(kvm_bt_xlat(SITE, 0x7c800106, SITE - (1u << 25), 32, &x) == KVM_BT_XLAT_STUB,
+    CHECK(kvm_bt_xlat(MON, SITE, 0x7c800106, SITE - (1u << 25), 32, &x) == KVM_BT_XLAT_STUB,
           "TC 32 MiB below: %s", x.reason ? x.reason : "ok");
     /* slot too small for the stub */
-    CHECK(kvm_bt_xlat(SITE, 0x7c800106, TC_EA, 8, &x) == KVM_BT_XLAT_NONE &&
+    CHECK(kvm_bt_xlat(MON, SITE, 0x7c800106, TC_EA, 8, &x) == KVM_BT_XLAT_NONE &&
           strstr(x.reason, "fit") && x.stub_words == 0, "small slot: %s", x.reason);
-    CHECK(kvm_bt_xlat(SITE + 2, 0x7c6000a6, 0, 0, &x) == KVM_BT_XLAT_NONE,
+    CHECK(kvm_bt_xlat(MON, SITE + 2, 0x7c6000a6, 0, 0, &x) == KVM_BT_XLAT_NONE,
           "misaligned site");
-    CHECK(!kvm_bt_xlat_needs_stub(0x7c6000a6) && kvm_bt_xlat_needs_stub(0x7d300ba6),
+    CHECK(!kvm_bt_xlat_needs_stub(MON, 0x7c6000a6) && kvm_bt_xlat_needs_stub(MON, 0x7d300ba6),
           "needs_stub: mfmsr no, mtspr PID yes");
+}
+
+/* ---- the monitor's outputs, pinned ---- */
+
+/*
+ * A digest of everything kvm_bt_xlat() says about a broad set of words
+ * (every mfspr/mtspr SPR number, mfmsr, wrtee, wrteei, mtmsr, other
+ * privileged words, 4096 pseudo-random opcode-31 words) at several TC
+ * placements: kind, patch, stub words, fallback, EAs, reason text, and
+ * kvm_bt_xlat_needs_stub().
+ */
+typedef KvmBtXlatKind (*GoldenXlatFn)(uint32_t site, uint32_t word, uint32_t tc_ea,
+                                      unsigned tc_words, KvmBtXlat *x);
+typedef bool (*GoldenNeedsFn)(uint32_t word);
+
+static void golden_mix(uint64_t *h, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) {
+        *h ^= (v >> (24 - 8 * i)) & 0xff;
+        *h *= 0x100000001b3ull;
+    }
+}
+
+static void golden_word(uint64_t *h, GoldenXlatFn xlat, GoldenNeedsFn needs, uint32_t word)
+{
+    static const uint32_t at[][3] = {
+        /* site, TC slot, slot words */
+        { 0xc0012340u, 0xc0400000u, 32 },
+        { 0xc0012340u, 0, 0 },
+        { 0xc0012340u, 0xc0400000u, 8 },
+        { 0xc0012340u, 0xc0400000u, 20 },
+        { 0xc0012340u, 0xd0012340u, 32 },
+        { 0xc0012340u, 0xc0012340u + (1u << 25) - 4, 32 },
+        { 0xc0012340u, 0xc0012340u - (1u << 25), 32 },
+        { 0xc0012342u, 0xc0400000u, 32 },
+    };
+    KvmBtXlat x;
+
+    golden_mix(h, word);
+    golden_mix(h, needs(word));
+    for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
+        golden_mix(h, xlat(at[i][0], word, at[i][1], at[i][2], &x));
+        golden_mix(h, x.kind);
+        golden_mix(h, x.patch);
+        golden_mix(h, x.stub_words);
+        golden_mix(h, x.fallback);
+        golden_mix(h, x.fallback_ea);
+        golden_mix(h, x.resume_ea);
+        for (unsigned k = 0; k < x.stub_words && k < KVM_BT_STUB_MAX_WORDS; k++) {
+            golden_mix(h, x.stub[k]);
+        }
+        for (const char *p = x.reason ? x.reason : "(null)"; *p; p++) {
+            golden_mix(h, (uint8_t)*p);
+        }
+    }
+}
+
+static uint64_t golden_digest(GoldenXlatFn xlat, GoldenNeedsFn needs, unsigned *nwords)
+{
+    static const unsigned regs[] = { 0, 1, 2, 3, 12, 31 };
+    static const uint32_t others[] = {
+        0x4c000064, 0x4c000066, 0x4c00004c, 0x4c00004e,     /* rfi rfci rfmci rfdi */
+        0x7c0007a4, 0x7c000764, 0x7c002724, 0x7c000624,     /* tlbwe tlbre tlbsx tlbivax */
+        0x7c000024, 0x7c00046c, 0x7c00007c, 0x7c00019c,     /* tlbilx tlbsync wait msgsnd */
+        0x7c0001dc, 0x7c60029c, 0x7c60039c, 0x7c0003ac,     /* msgclr mfpmr mtpmr dcbi */
+        0x7c010124, 0x7c210124, 0x7c000146, 0x7c008146,     /* mtmsr L=1, wrteei */
+        0x7c018146, 0x38600001, 0x00000000, 0xffffffff,
+    };
+    uint64_t h = 0xcbf29ce484222325ull, rs = 0x676f6c64656e2121ull;
+    unsigned n = 0;
+
+    for (unsigned r = 0; r < 32; r++) {
+        golden_word(&h, xlat, needs, 0x7c0000a6 | r << 21);    /* mfmsr */
+        golden_word(&h, xlat, needs, 0x7c000106 | r << 21);    /* wrtee */
+        golden_word(&h, xlat, needs, 0x7c000124 | r << 21);    /* mtmsr */
+        n += 3;
+    }
+    for (unsigned spr = 0; spr < 1024; spr++) {
+        for (size_t i = 0; i < sizeof(regs) / sizeof(regs[0]); i++) {
+            golden_word(&h, xlat, needs, ppc_enc_mfspr(regs[i], spr));
+            golden_word(&h, xlat, needs, ppc_enc_mtspr(spr, regs[i]));
+            n += 2;
+        }
+    }
+    for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+        golden_word(&h, xlat, needs, others[i]);
+        n++;
+    }
+    for (unsigned i = 0; i < 4096; i++) {
+        /* xorshift64*: opcode 31 with random fields */
+        rs ^= rs >> 12;
+        rs ^= rs << 25;
+        rs ^= rs >> 27;
+        golden_word(&h, xlat, needs, 0x7c000000 | ((uint32_t)((rs * 0x2545f4914f6cdd1dull) >> 32) &
+                                                   0x03ffffff));
+        n++;
+    }
+    *nwords = n;
+    return h;
+}
+
+static KvmBtXlatKind golden_xlat_monitor(uint32_t site, uint32_t word, uint32_t tc_ea,
+                                         unsigned tc_words, KvmBtXlat *x)
+{
+    return kvm_bt_xlat(MON, site, word, tc_ea, tc_words, x);
+}
+
+static bool golden_needs_monitor(uint32_t word)
+{
+    return kvm_bt_xlat_needs_stub(MON, word);
+}
+
+/*
+ * The monitor's translations did not change when hosts were introduced.
+ * The expected digest was computed with golden_digest() (the same code)
+ * from the translator as of commit 9275538 (bt-translate.c before it took
+ * a host, compiled against the previous bt-translate.h), before any host
+ * logic existed. If it changes, the monitor's words, stubs or reasons did.
+ */
+static void test_monitor_golden(void)
+{
+    unsigned n;
+    uint64_t h = golden_digest(golden_xlat_monitor, golden_needs_monitor, &n);
+
+    CHECK(n == 16504 && h == 0x52d2b8780efa3448ull,
+          "monitor outputs unchanged: %u words, digest 0x%016" PRIx64, n, h);
 }
 
 /* ---- site table ---- */
@@ -765,7 +895,7 @@ static void test_sites_state_machine(void)
     CHECK(s->state == KVM_BT_PATCH_COUNTING && s->tc_slot == -1, "counting");
     CHECK(!kvm_bt_patch_any_in(&t, 0, UINT64_MAX), "nothing translated yet");
 
-    kvm_bt_xlat(ea, mfmsr, 0, 0, &x);
+    kvm_bt_xlat(MON, ea, mfmsr, 0, 0, &x);
     CHECK(kvm_bt_patch_translated(&t, pa, &x), "translated");
     s = kvm_bt_patch_lookup(&t, pa);
     CHECK(s && s->state == KVM_BT_PATCH_TRANSLATED && s->patch == x.patch &&
@@ -814,7 +944,7 @@ static void test_sites_state_machine(void)
           s->exits_before == 0 && s->restarts == 2, "recount");
 
     /* undo */
-    kvm_bt_xlat(ea, 0x7c8000a6, 0, 0, &x);
+    kvm_bt_xlat(MON, ea, 0x7c8000a6, 0, 0, &x);
     CHECK(kvm_bt_patch_translated(&t, pa, &x), "translated again");
     CHECK(kvm_bt_patch_undone(&t, pa, "page blocked") && s->state == KVM_BT_PATCH_UNDONE &&
           !strcmp(s->reason, "page blocked"), "undone");
@@ -822,7 +952,7 @@ static void test_sites_state_machine(void)
 
     /* NONE is not a translation */
     kvm_bt_patch_recount(&t, pa);
-    kvm_bt_xlat(ea, 0x4c000064, 0, 0, &x);
+    kvm_bt_xlat(MON, ea, 0x4c000064, 0, 0, &x);
     CHECK(!kvm_bt_patch_translated(&t, pa, &x), "NONE not recorded");
 
     /* threshold 0: never hot */
@@ -855,7 +985,7 @@ static void test_sites_tc(void)
     CHECK(kvm_bt_patch_note_exit(&t, 0x1000, 0xc0001000, wrtee, NULL), "A hot at 1");
     slot = kvm_bt_tc_peek(&t);
     CHECK(slot == 0, "peek 0");
-    kvm_bt_xlat(0xc0001000, wrtee, kvm_bt_tc_slot_ea(&t, slot), t.tc.slot_words, &x);
+    kvm_bt_xlat(MON, 0xc0001000, wrtee, kvm_bt_tc_slot_ea(&t, slot), t.tc.slot_words, &x);
     CHECK(x.kind == KVM_BT_XLAT_STUB && kvm_bt_patch_translated(&t, 0x1000, &x), "A stub");
     s = kvm_bt_patch_lookup(&t, 0x1000);
     CHECK(s->tc_slot == 0 && s->stub_ea == tc_ea && s->stub_end == tc_ea + 4 * x.stub_words &&
@@ -873,7 +1003,7 @@ static void test_sites_tc(void)
 
     /* a stub built for another slot is refused */
     kvm_bt_patch_note_exit(&t, 0x2000, 0xc0002000, wrtee, NULL);
-    kvm_bt_xlat(0xc0002000, wrtee, kvm_bt_tc_slot_ea(&t, 2), t.tc.slot_words, &x);
+    kvm_bt_xlat(MON, 0xc0002000, wrtee, kvm_bt_tc_slot_ea(&t, 2), t.tc.slot_words, &x);
     CHECK(!kvm_bt_patch_translated(&t, 0x2000, &x), "stub for the wrong slot");
 
     /* drop A: slot 0 retired, still attributed; B gets slot 1, not 0 */
@@ -884,13 +1014,13 @@ static void test_sites_tc(void)
           "retired slot still attributed");
     slot = kvm_bt_tc_peek(&t);
     CHECK(slot == 1, "freed slot not reused (peek %d)", slot);
-    kvm_bt_xlat(0xc0002000, wrtee, kvm_bt_tc_slot_ea(&t, slot), t.tc.slot_words, &x);
+    kvm_bt_xlat(MON, 0xc0002000, wrtee, kvm_bt_tc_slot_ea(&t, slot), t.tc.slot_words, &x);
     CHECK(kvm_bt_patch_translated(&t, 0x2000, &x) &&
           kvm_bt_patch_lookup(&t, 0x2000)->tc_slot == 1, "B slot 1");
 
     /* A's word changes and gets hot again: slot 2, the last one */
     CHECK(kvm_bt_patch_note_exit(&t, 0x1000, 0xc0001000, 0x7ca00106, NULL), "A new word hot");
-    kvm_bt_xlat(0xc0001000, 0x7ca00106, kvm_bt_tc_slot_ea(&t, 2), t.tc.slot_words, &x);
+    kvm_bt_xlat(MON, 0xc0001000, 0x7ca00106, kvm_bt_tc_slot_ea(&t, 2), t.tc.slot_words, &x);
     CHECK(kvm_bt_patch_translated(&t, 0x1000, &x), "A slot 2");
     CHECK(kvm_bt_tc_peek(&t) == -1, "TC exhausted");
     kvm_bt_tc_usage(&t, &live, &retired, &total);
@@ -898,11 +1028,11 @@ static void test_sites_tc(void)
 
     /* exhausted: a stub cannot be recorded, in place still can */
     kvm_bt_patch_note_exit(&t, 0x3000, 0xc0003000, wrtee, NULL);
-    kvm_bt_xlat(0xc0003000, wrtee, kvm_bt_tc_slot_ea(&t, 2), t.tc.slot_words, &x);
+    kvm_bt_xlat(MON, 0xc0003000, wrtee, kvm_bt_tc_slot_ea(&t, 2), t.tc.slot_words, &x);
     CHECK(!kvm_bt_patch_translated(&t, 0x3000, &x), "no slot left");
     CHECK(kvm_bt_patch_refused(&t, 0x3000, "TC full"), "refused: TC full");
     kvm_bt_patch_note_exit(&t, 0x3004, 0xc0003004, 0x7c6000a6, NULL);
-    kvm_bt_xlat(0xc0003004, 0x7c6000a6, 0, 0, &x);
+    kvm_bt_xlat(MON, 0xc0003004, 0x7c6000a6, 0, 0, &x);
     CHECK(kvm_bt_patch_translated(&t, 0x3004, &x), "in place without TC");
 
     /* the guest rewrote a translated word behind our back: slot retired, new site */
@@ -941,7 +1071,7 @@ static void test_sites_many(void)
     size_t n = 0;
 
     kvm_bt_patch_init(&t, 2);
-    kvm_bt_xlat(0, 0x7c6000a6, 0, 0, &x);
+    kvm_bt_xlat(MON, 0, 0x7c6000a6, 0, 0, &x);
     /* 5000 sites over ~20 pages force several grows of both hashes */
     for (uint64_t i = 0; i < 5000; i++) {
         uint64_t pa = 0x100000 + 4 * i * 7;
@@ -1055,11 +1185,15 @@ static void test_tc_gap(void)
 
 int main(void)
 {
-    dump_stub("wrtee r4", 0x7c800106);
-    dump_stub("wrteei 0", 0x7c000146);
-    dump_stub("wrteei 1", 0x7c008146);
-    dump_stub("mtmsr r3", 0x7c600124);
-    dump_stub("mtspr PID,r9", 0x7d300ba6);
+    dump_stub(MON, "wrtee r4", 0x7c800106);
+    dump_stub(MON, "wrteei 0", 0x7c000146);
+    dump_stub(MON, "wrteei 1", 0x7c008146);
+    dump_stub(MON, "mtmsr r3", 0x7c600124);
+    dump_stub(MON, "mtspr PID,r9", 0x7d300ba6);
+    dump_stub(KVM, "wrtee r4", 0x7c800106);
+    dump_stub(KVM, "wrteei 0", 0x7c000146);
+    dump_stub(KVM, "wrteei 1", 0x7c008146);
+    dump_stub(KVM, "mtmsr r3", 0x7c600124);
 
     test_shared_page();
     test_inplace();
@@ -1069,6 +1203,7 @@ int main(void)
     test_stub_property(OP_MTPID);
     test_wrtee_layout();
     test_reach();
+    test_monitor_golden();
     test_sites_state_machine();
     test_sites_tc();
     test_sites_many();

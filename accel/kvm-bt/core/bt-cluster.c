@@ -130,9 +130,13 @@ static Info translatable(Info i, uint32_t w)
 {
     KvmBtXlat x;
 
-    /* a dry run with a nearby, large enough TC slot, as kvm_bt_xlat_needs_stub() */
+    /*
+     * A dry run with a nearby, large enough TC slot, as kvm_bt_xlat_needs_stub().
+     * Only the monitor steps clusters.
+     */
     if ((i.role == R_PRIV || i.role == R_LAST) &&
-        kvm_bt_xlat(0x10000, w, 0x20000, KVM_BT_STUB_MAX_WORDS, &x) != KVM_BT_XLAT_NONE) {
+        kvm_bt_xlat(&kvm_bt_host_monitor, 0x10000, w, 0x20000, KVM_BT_STUB_MAX_WORDS,
+                    &x) != KVM_BT_XLAT_NONE) {
         return stop("translatable: left to exit until it is translated");
     }
     return i;

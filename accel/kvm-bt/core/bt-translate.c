@@ -8,16 +8,33 @@
  * Stub translations (a "b" to a TC slot):
  *   wrtee rS, wrteei 0/1, mtmsr rS, mtspr PID,rS
  *
+ * What is emitted depends on the host (KvmBtHostCaps). The monitor keeps
+ * everything: its private mirrors, PID deferral, SPRG4-7 writes, and it
+ * withholds interrupts while the PC is in the TC. Real KVM keeps only
+ * struct kvm_vcpu_arch_shared (offsets < KVM_BT_SH_KVM_END), so mirrors in
+ * the private area, mtspr PID and mtspr SPRG4-7 keep trapping there, and
+ * mtmsr may change only EE and RI in the page.
+ *
  * Every stub has the same shape:
- *   enter:    save the one scratch GPR (never the source) in scratch1 and,
- *             if the stub compares, CR in scratch3
+ *   enter:    [KVM: stw r1,critical] save the one scratch GPR (never the
+ *             source) in scratch1 and, if the stub compares, CR in scratch3
  *   body:     test whether the shortcut is exact; if so update the page
- *   exit:     restore CR0 and the scratch GPR, "b site+4"
- *   fallback: restore CR0 and the scratch GPR, the original word (it traps;
- *             the monitor emulates it and resumes at site+4), "b site+4"
- *             (not reached in practice: the monitor redirects)
- * The stubs need not set "critical": the monitor withholds asynchronous
- * interrupts while the PC is inside the TC.
+ *   exit:     restore CR0 and the scratch GPR, [KVM: stw r2,critical],
+ *             "b site+4"
+ *   fallback: restore CR0 and the scratch GPR, [KVM: stw r2,critical], the
+ *             original word (it traps; the host emulates it), "b site+4"
+ *             (the monitor resumes at site+4 itself; KVM resumes at the
+ *             next word, this branch)
+ * The monitor withholds asynchronous interrupts while the PC is inside the
+ * TC, so its stubs need not set "critical", and they test int_pending
+ * before they store the MSR (its tests count the exits that causes).
+ * KVM delivers at any guest entry unless critical == r1 (low word on a
+ * 32-bit host), and sets int_pending at every entry: its stubs hold
+ * critical from before they borrow anything until everything is given
+ * back, and store the new MSR before they load int_pending, so an
+ * interrupt noted by an entry after the store is either seen by the test
+ * (fallback: KVM emulates the word, then delivers) or delivered later by
+ * KVM itself since the page already says EE.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -26,6 +43,29 @@
 #include "shared-page.h"
 
 #include <string.h>
+
+const KvmBtHostCaps kvm_bt_host_monitor = {
+    .name = "monitor",
+    .private_fields = true,
+    .pid_defer = true,
+    .sprg4_7_writes = true,
+    .holds_async_in_tc = true,
+    .msr_page_writable = KVM_BT_MSR_PAGE_WRITABLE,
+    .write_watch = true,
+    .cluster = true,
+};
+
+const KvmBtHostCaps kvm_bt_host_kvm = {
+    .name = "kvm",
+    .private_fields = false,
+    .pid_defer = false,
+    .sprg4_7_writes = false,
+    .holds_async_in_tc = false,
+    /* what Linux's own PV templates change without trapping */
+    .msr_page_writable = KVM_BT_MSR_EE | KVM_BT_MSR_RI,
+    .write_watch = false,
+    .cluster = false,
+};
 
 /* Page displacement for "lwz/stw r,D(0)" */
 #define PAGE(off)   KVM_BT_SHARED_D(off)
@@ -57,6 +97,7 @@ typedef struct Fixup {
 } Fixup;
 
 typedef struct Stub {
+    const KvmBtHostCaps *host;
     KvmBtXlat *x;
     uint32_t site;      /* EA of the translated instruction */
     uint32_t base;      /* EA of stub[0] */
@@ -131,9 +172,16 @@ static void stub_finish(Stub *s)
     }
 }
 
-/* Save what the stub borrows. */
+/*
+ * Save what the stub borrows. A host that may deliver an interrupt inside
+ * the TC holds it from here on: its handler could run another stub, which
+ * would overwrite scratch1/3.
+ */
 static void stub_enter(Stub *s)
 {
+    if (!s->host->holds_async_in_tc) {
+        emit(s, ppc_enc_stw(1, PAGE(KVM_BT_SH_CRITICAL), 0));
+    }
     emit(s, ppc_enc_stw(s->scratch, PAGE(KVM_BT_SH_SCRATCH1), 0));
     if (s->uses_cr) {
         emit(s, ppc_enc_mfcr(s->scratch));
@@ -141,7 +189,11 @@ static void stub_enter(Stub *s)
     }
 }
 
-/* Give back what stub_enter saved; compares only change CR0. */
+/*
+ * Give back what stub_enter saved; compares only change CR0. Then let the
+ * host deliver again: critical != r1 once it holds r2, which the guest
+ * never makes equal to r1 (r2 is Linux's current task, r1 its stack).
+ */
 static void stub_restore(Stub *s)
 {
     if (s->uses_cr) {
@@ -149,6 +201,9 @@ static void stub_restore(Stub *s)
         emit(s, ppc_enc_mtcrf(FXM_CR0, s->scratch));
     }
     emit(s, ppc_enc_lwz(s->scratch, PAGE(KVM_BT_SH_SCRATCH1), 0));
+    if (!s->host->holds_async_in_tc) {
+        emit(s, ppc_enc_stw(2, PAGE(KVM_BT_SH_CRITICAL), 0));
+    }
 }
 
 /* Fast-path end, then the fallback path (always last, same for every stub). */
@@ -166,7 +221,8 @@ static void stub_leave(Stub *s, uint32_t original)
 
 /*
  * CR0.EQ clear -> fallback if an interrupt is pending: enabling EE then
- * must deliver it, which only the monitor can do.
+ * must deliver it, which only the host can do (it emulates the original
+ * word, then delivers).
  */
 static void emit_pending_check(Stub *s)
 {
@@ -177,19 +233,45 @@ static void emit_pending_check(Stub *s)
 
 /* ---- stub bodies ---- */
 
-/* wrtee rS: copy rS's EE into the page MSR */
+/* page MSR.EE := rS.EE */
+static void emit_store_ee(Stub *s, unsigned rs)
+{
+    unsigned t = s->scratch;
+
+    emit(s, ppc_enc_lwz(t, PAGE(KVM_BT_SH_MSR), 0));
+    emit(s, ppc_enc_rlwimi(t, rs, 0, MSR_EE_BIT, MSR_EE_BIT, false));
+    emit(s, ppc_enc_stw(t, PAGE(KVM_BT_SH_MSR), 0));
+}
+
+/*
+ * wrtee rS: copy rS's EE into the page MSR.
+ *
+ * A host that withholds interrupts in the TC gets test, then store. Else
+ * the store comes first: KVM sets int_pending at every guest entry, so
+ * one that an exit between store and test brings is seen by the test,
+ * and one after the test is delivered by KVM at a later entry because the
+ * page already says EE. With the test first, an interrupt noted between
+ * test and store would wait with EE set.
+ */
 static void body_wrtee(Stub *s, const PPCInsn *in)
 {
     unsigned t = s->scratch;
 
+    if (!s->host->holds_async_in_tc) {
+        emit_store_ee(s, in->rt);
+        /* EE := 0 never makes an interrupt deliverable */
+        emit(s, ppc_enc_andi_(t, in->rt, KVM_BT_MSR_EE));
+        emit_bc(s, PPC_BO_IF_TRUE, PPC_CR_EQ, L_DONE);
+        emit_pending_check(s);
+        label(s, L_DONE);
+        return;
+    }
     emit(s, ppc_enc_andi_(t, in->rt, KVM_BT_MSR_EE));
     /* EE := 0 never makes an interrupt deliverable */
     emit_bc(s, PPC_BO_IF_TRUE, PPC_CR_EQ, L_STORE);
     emit_pending_check(s);
     label(s, L_STORE);
-    emit(s, ppc_enc_lwz(t, PAGE(KVM_BT_SH_MSR), 0));
-    emit(s, ppc_enc_rlwimi(t, in->rt, 0, MSR_EE_BIT, MSR_EE_BIT, false));
-    emit(s, ppc_enc_stw(t, PAGE(KVM_BT_SH_MSR), 0));
+    emit_store_ee(s, in->rt);
 }
 
 /* wrteei 0: clear EE (no compare, CR untouched; the fallback is unreachable) */
@@ -203,40 +285,100 @@ static void body_wrteei0(Stub *s, const PPCInsn *in)
     emit(s, ppc_enc_stw(t, PAGE(KVM_BT_SH_MSR), 0));
 }
 
-/* wrteei 1: set EE unless an interrupt is pending */
+/* wrteei 1: set EE unless an interrupt is pending (order: see wrtee) */
 static void body_wrteei1(Stub *s, const PPCInsn *in)
 {
     unsigned t = s->scratch;
+    bool store_first = !s->host->holds_async_in_tc;
 
     (void)in;
-    emit_pending_check(s);
+    if (!store_first) {
+        emit_pending_check(s);
+    }
     emit(s, ppc_enc_lwz(t, PAGE(KVM_BT_SH_MSR), 0));
     emit(s, ppc_enc_ori(t, t, KVM_BT_MSR_EE));
     emit(s, ppc_enc_stw(t, PAGE(KVM_BT_SH_MSR), 0));
+    if (store_first) {
+        emit_pending_check(s);
+    }
+}
+
+static unsigned msr_bit_count(uint32_t mask)
+{
+    unsigned n = 0;
+
+    for (; mask; mask &= mask - 1) {
+        n++;
+    }
+    return n;
+}
+
+/* t &= ~@mask, one rlwinm per bit (MSB first); CR0 from the result */
+static void emit_clear_bits(Stub *s, unsigned t, uint32_t mask)
+{
+    unsigned left = msr_bit_count(mask);
+
+    if (!left) {
+        emit(s, ppc_enc_cmpwi(0, t, 0));
+        return;
+    }
+    for (unsigned b = 0; b < 32; b++) {
+        if (mask & (0x80000000u >> b)) {
+            left--;
+            emit(s, ppc_enc_rlwinm(t, t, 0, (b + 1) & 31, (b + 31) & 31, !left));
+        }
+    }
+}
+
+/* t = rS & @mask (MSB first, @mask not empty); CR0 from the result */
+static void emit_select_bits(Stub *s, unsigned t, unsigned rs, uint32_t mask)
+{
+    unsigned left = msr_bit_count(mask);
+    bool first = true;
+
+    for (unsigned b = 0; b < 32; b++) {
+        if (mask & (0x80000000u >> b)) {
+            left--;
+            emit(s, first ? ppc_enc_rlwinm(t, rs, 0, b, b, !left)
+                          : ppc_enc_rlwimi(t, rs, 0, b, b, !left));
+            first = false;
+        }
+    }
 }
 
 /*
- * mtmsr rS: only CE/EE/RI changes are shortcut; the page holds the full
- * MSR, so storing rS is then exact.
+ * mtmsr rS: only changes of the host's page-writable bits are shortcut;
+ * the page holds the full MSR, so storing rS is then exact. Setting a bit
+ * that enables interrupts (CE, EE) tests int_pending: before the store if
+ * the host withholds interrupts in the TC, after it otherwise (see wrtee).
  */
 static void body_mtmsr(Stub *s, const PPCInsn *in)
 {
     unsigned t = s->scratch;
+    uint32_t writable = s->host->msr_page_writable;
+    uint32_t enabling = writable & (KVM_BT_MSR_CE | KVM_BT_MSR_EE);
+    bool store_first = !s->host->holds_async_in_tc;
 
     emit(s, ppc_enc_lwz(t, PAGE(KVM_BT_SH_MSR), 0));
     emit(s, ppc_enc_xor(t, t, in->rt, false));
-    /* changed bits other than CE, EE and RI -> the monitor (MMU, PR, ME, DE...) */
-    emit(s, ppc_enc_rlwinm(t, t, 0, MSR_CE_BIT + 1, MSR_CE_BIT - 1, false));
-    emit(s, ppc_enc_rlwinm(t, t, 0, MSR_EE_BIT + 1, MSR_EE_BIT - 1, false));
-    emit(s, ppc_enc_rlwinm(t, t, 0, MSR_RI_BIT + 1, MSR_RI_BIT - 1, true));
+    /* any other changed bit -> the host (MMU, PR, ME, DE...) */
+    emit_clear_bits(s, t, writable);
     emit_bc(s, PPC_BO_IF_FALSE, PPC_CR_EQ, L_FALLBACK);
-    /* CE or EE set: t = rS & (CE | EE) */
-    emit(s, ppc_enc_rlwinm(t, in->rt, 0, MSR_CE_BIT, MSR_CE_BIT, false));
-    emit(s, ppc_enc_rlwimi(t, in->rt, 0, MSR_EE_BIT, MSR_EE_BIT, true));
-    emit_bc(s, PPC_BO_IF_TRUE, PPC_CR_EQ, L_STORE);
-    emit_pending_check(s);
-    label(s, L_STORE);
-    emit(s, ppc_enc_stw(in->rt, PAGE(KVM_BT_SH_MSR), 0));
+    if (store_first) {
+        emit(s, ppc_enc_stw(in->rt, PAGE(KVM_BT_SH_MSR), 0));
+    }
+    if (enabling) {
+        /* none of them set: nothing becomes deliverable */
+        emit_select_bits(s, t, in->rt, enabling);
+        emit_bc(s, PPC_BO_IF_TRUE, PPC_CR_EQ, store_first ? L_DONE : L_STORE);
+        emit_pending_check(s);
+    }
+    if (store_first) {
+        label(s, L_DONE);
+    } else {
+        label(s, L_STORE);
+        emit(s, ppc_enc_stw(in->rt, PAGE(KVM_BT_SH_MSR), 0));
+    }
 }
 
 /*
@@ -281,6 +423,7 @@ static const StubRule stub_mtspr_pid = { body_mtspr_pid, true, true };
 /* ---- translation rules ---- */
 
 typedef struct Ctx {
+    const KvmBtHostCaps *host;
     uint32_t site, word, tc_ea;
     unsigned tc_words;
     KvmBtXlat *x;
@@ -308,7 +451,7 @@ static KvmBtXlatKind stub(Ctx *c, const PPCInsn *in, const StubRule *rule)
 {
     /* r0 is a fine scratch (only RA = 0 means "no register"), unless it is the source */
     Stub s = {
-        .x = c->x, .site = c->site, .base = c->tc_ea,
+        .host = c->host, .x = c->x, .site = c->site, .base = c->tc_ea,
         .cap = c->tc_words < KVM_BT_STUB_MAX_WORDS ? c->tc_words : KVM_BT_STUB_MAX_WORDS,
         .scratch = rule->has_source && in->rt == 0 ? 12 : 0,
         .uses_cr = rule->uses_cr,
@@ -347,6 +490,9 @@ static KvmBtXlatKind xlat_mfspr(Ctx *c, const PPCInsn *in)
     if (!m || m->read == KVM_BT_SPR_EXIT) {
         return none(c, "SPR has no read mirror");
     }
+    if (m->read == KVM_BT_SPR_PRIVATE && !c->host->private_fields) {
+        return none(c, "SPR's private mirror is not kept by this host");
+    }
     return inplace(c, ppc_enc_lwz(in->rt, PAGE(m->offset), 0));
 }
 
@@ -355,6 +501,12 @@ static KvmBtXlatKind xlat_mtspr(Ctx *c, const PPCInsn *in)
     const KvmBtSprMirror *m = kvm_bt_spr_mirror(in->spr);
 
     if (in->spr == KVM_BT_SPR_PID) {
+        if (!c->host->pid_defer) {
+            return none(c, "PID write: this host applies PID at once, not deferred");
+        }
+        if (!c->host->private_fields) {
+            return none(c, "PID's private mirror is not kept by this host");
+        }
         return stub(c, in, &stub_mtspr_pid);
     }
     if (!m) {
@@ -362,6 +514,14 @@ static KvmBtXlatKind xlat_mtspr(Ctx *c, const PPCInsn *in)
     }
     if (m->write == KVM_BT_SPR_EXIT) {
         return none(c, "SPR write has effects beyond the page");
+    }
+    if (m->write == KVM_BT_SPR_PRIVATE && !c->host->private_fields) {
+        return none(c, "SPR's private mirror is not kept by this host");
+    }
+    if (in->spr >= KVM_BT_SPR_SPRG4 && in->spr <= KVM_BT_SPR_SPRG7 &&
+        !c->host->sprg4_7_writes) {
+        /* the host copies the page into SPRG4-7 only at entry; SPRGnR reads do not trap */
+        return none(c, "SPRG4-7 write: the SPRGnR aliases would read the old value");
     }
     return inplace(c, ppc_enc_stw(in->rt, PAGE(m->offset), 0));
 }
@@ -416,10 +576,13 @@ static const Rule rules[] = {
     { PPC_INSN_DCBI,    NULL, "cache operation" },
 };
 
-KvmBtXlatKind kvm_bt_xlat(uint32_t site_ea, uint32_t word, uint32_t tc_ea,
-                          unsigned tc_words, KvmBtXlat *out)
+KvmBtXlatKind kvm_bt_xlat(const KvmBtHostCaps *host, uint32_t site_ea, uint32_t word,
+                          uint32_t tc_ea, unsigned tc_words, KvmBtXlat *out)
 {
-    Ctx c = { .site = site_ea, .word = word, .tc_ea = tc_ea, .tc_words = tc_words, .x = out };
+    Ctx c = {
+        .host = host, .site = site_ea, .word = word, .tc_ea = tc_ea, .tc_words = tc_words,
+        .x = out,
+    };
     PPCInsn in;
 
     memset(out, 0, sizeof(*out));
@@ -437,12 +600,12 @@ KvmBtXlatKind kvm_bt_xlat(uint32_t site_ea, uint32_t word, uint32_t tc_ea,
     return none(&c, "not a privileged instruction");
 }
 
-bool kvm_bt_xlat_needs_stub(uint32_t word)
+bool kvm_bt_xlat_needs_stub(const KvmBtHostCaps *host, uint32_t word)
 {
     KvmBtXlat x;
 
     /* a dry run with a nearby, large enough slot */
-    return kvm_bt_xlat(0x10000, word, 0x20000, KVM_BT_STUB_MAX_WORDS, &x) ==
+    return kvm_bt_xlat(host, 0x10000, word, 0x20000, KVM_BT_STUB_MAX_WORDS, &x) ==
            KVM_BT_XLAT_STUB;
 }
 

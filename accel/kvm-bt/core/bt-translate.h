@@ -3,15 +3,24 @@
  *
  * Turns a hot privileged instruction into either one replacement word (an
  * access to the shared page, see shared-page.h) or a branch to a stub in a
- * translation-cache (TC) slot. Pure function of its inputs: the caller
- * writes the words into guest memory.
+ * translation-cache (TC) slot. Pure function of its inputs, the host among
+ * them (KvmBtHostCaps): the caller writes the words into guest memory.
  *
  * Stubs run with the guest's registers and only touch the shared page.
  * When the shortcut is not exact (an interrupt would become deliverable, an
- * MSR bit other than EE/RI would change, PID really changes) the stub
- * restores everything it touched and executes the original instruction
- * word, the "fallback": it traps to the monitor, which emulates it and
- * resumes the guest at site + 4.
+ * MSR bit the host does not let the page change would change, PID really
+ * changes) the stub restores everything it touched and executes the
+ * original instruction word, the "fallback": it traps to the host, which
+ * emulates it and resumes the guest at site + 4.
+ *
+ * Hosts differ in what they keep and in interrupt delivery:
+ * - the TCG monitor keeps its private page area, defers PID writes and
+ *   withholds interrupts while the PC is in the TC;
+ * - real KVM keeps only struct kvm_vcpu_arch_shared and may deliver an
+ *   interrupt at any guest entry, so stubs for it hold the page's
+ *   `critical` (= r1, released with r2) while they borrow registers, and
+ *   store the MSR before they test int_pending; the private mirrors, mtspr
+ *   PID and mtspr SPRG4-7 are not translated for it.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -39,7 +48,11 @@ typedef struct KvmBtXlat {
     unsigned stub_words;
     unsigned fallback;          /* stub[fallback] is the original word */
     uint32_t fallback_ea;       /* tc_ea + 4 * fallback */
-    uint32_t resume_ea;         /* where the fallback's emulation resumes: site + 4 */
+    /*
+     * Where the monitor resumes after emulating the fallback: site + 4
+     * (KVM resumes at fallback_ea + 4, a branch there).
+     */
+    uint32_t resume_ea;
 } KvmBtXlat;
 
 /*
