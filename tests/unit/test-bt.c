@@ -6,7 +6,11 @@
  * instructions the stubs use executes from the patched site until it
  * returns to site+4 or reaches the fallback (the original privileged word,
  * which would trap), and the result is compared with the instruction's
- * reference semantics over thousands of random register files.
+ * reference semantics over thousands of random register files, for each
+ * host (the TCG monitor and real KVM, see KvmBtHostCaps). For KVM the
+ * interpreter also checks that a stub holds the page's `critical` (== r1)
+ * whenever it changes anything, and records the order of its MSR store
+ * and int_pending load.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -37,11 +41,20 @@ static bool coin(void)
 
 /* ---- a tiny PowerPC interpreter, just what the stubs need ---- */
 
+/* What a run did, beyond its result */
+typedef struct Trace {
+    int steps;              /* instructions executed */
+    int msr_store;          /* step of the first store to msr, -1: none */
+    int pending_load;       /* step of the first load of int_pending, -1: none */
+    unsigned page_end;      /* highest page offset accessed + 4 */
+} Trace;
+
 typedef struct Cpu {
     uint32_t gpr[32];
     uint32_t cr;
     bool so;                /* XER[SO], copied into CR0 by compares */
     uint8_t page[KVM_BT_SHARED_SIZE];
+    Trace tr;
 } Cpu;
 
 typedef enum RunEnd {
@@ -56,6 +69,11 @@ typedef struct Code {
     const uint32_t *stub;
     unsigned stub_words;
     uint32_t fallback_ea;   /* 0: none */
+    /*
+     * Every instruction but a branch or a store to critical must run while
+     * page[critical] == r1 (its value at entry): KVM may deliver otherwise.
+     */
+    bool critical;
 } Code;
 
 static uint32_t page_rd(const Cpu *c, unsigned off)
@@ -123,12 +141,32 @@ static bool fetch(const Code *code, uint32_t pc, uint32_t *w)
     return false;
 }
 
+static void page_access(Cpu *c, unsigned off, bool store)
+{
+    if (off + 4 > c->tr.page_end) {
+        c->tr.page_end = off + 4;
+    }
+    if (store && off == KVM_BT_SH_MSR && c->tr.msr_store < 0) {
+        c->tr.msr_store = c->tr.steps;
+    }
+    if (!store && off == KVM_BT_SH_INT_PENDING && c->tr.pending_load < 0) {
+        c->tr.pending_load = c->tr.steps;
+    }
+}
+
+static bool is_critical_store(const PPCInsn *in)
+{
+    return in->kind == PPC_INSN_STW && in->ra == 0 &&
+           (uint32_t)in->imm == KVM_BT_SHARED_EA + KVM_BT_SH_CRITICAL;
+}
+
 static RunEnd run(Cpu *c, const Code *code, const char **err)
 {
-    uint32_t pc = code->site;
+    uint32_t pc = code->site, r1 = c->gpr[1];
 
     *err = NULL;
-    for (int steps = 0; steps < 200; steps++) {
+    c->tr = (Trace){ .msr_store = -1, .pending_load = -1 };
+    for (int steps = 0; steps < 200; steps++, c->tr.steps++) {
         PPCInsn in;
         uint32_t w, *rt, *ra;
         unsigned off;
@@ -147,6 +185,11 @@ static RunEnd run(Cpu *c, const Code *code, const char **err)
             *err = "undecodable word";
             return RUN_ERROR;
         }
+        if (code->critical && in.kind != PPC_INSN_B && in.kind != PPC_INSN_BC &&
+            !is_critical_store(&in) && page_rd(c, KVM_BT_SH_CRITICAL) != r1) {
+            *err = "register, CR or page changed outside the critical section";
+            return RUN_ERROR;
+        }
         rt = &c->gpr[in.rt];
         ra = &c->gpr[in.ra];
         pc += 4;
@@ -155,12 +198,14 @@ static RunEnd run(Cpu *c, const Code *code, const char **err)
             if (!page_ea(&in, &off, err)) {
                 return RUN_ERROR;
             }
+            page_access(c, off, false);
             *rt = page_rd(c, off);
             break;
         case PPC_INSN_STW:
             if (!page_ea(&in, &off, err)) {
                 return RUN_ERROR;
             }
+            page_access(c, off, true);
             page_wr(c, off, *rt);
             break;
         case PPC_INSN_ADDI:
@@ -272,6 +317,10 @@ static RunEnd run(Cpu *c, const Code *code, const char **err)
 #define MON         (&kvm_bt_host_monitor)
 #define KVM         (&kvm_bt_host_kvm)
 
+#define ARRAY_LEN(a)    (sizeof(a) / sizeof((a)[0]))
+/* Displacement of page offset @off for "lwz/stw r,D(0)" */
+#define PAGE_D(off)     ((int16_t)((int)(off) - 4096))
+
 static PPCInsn decode(uint32_t w)
 {
     PPCInsn in;
@@ -293,17 +342,23 @@ static void random_cpu(Cpu *c)
     }
 }
 
-/* Differences outside scratch1-3 (the stubs' save area) and @except (-1: none) */
-static bool page_same(const Cpu *a, const Cpu *b, int except)
+/* Differences outside scratch1-3 (the stubs' save area), @ex1 and @ex2 (-1: none) */
+static bool page_same2(const Cpu *a, const Cpu *b, int ex1, int ex2)
 {
     for (unsigned off = 0; off < KVM_BT_SHARED_SIZE; off += 4) {
         bool scratch = off < KVM_BT_SH_SCRATCH3 + 4;
 
-        if (!scratch && (int)off != except && page_rd(a, off) != page_rd(b, off)) {
+        if (!scratch && (int)off != ex1 && (int)off != ex2 &&
+            page_rd(a, off) != page_rd(b, off)) {
             return false;
         }
     }
     return true;
+}
+
+static bool page_same(const Cpu *a, const Cpu *b, int except)
+{
+    return page_same2(a, b, except, -1);
 }
 
 static bool regs_same(const Cpu *a, const Cpu *b)
@@ -311,13 +366,15 @@ static bool regs_same(const Cpu *a, const Cpu *b)
     return !memcmp(a->gpr, b->gpr, sizeof(a->gpr)) && a->cr == b->cr && a->so == b->so;
 }
 
-static Code code_of(const KvmBtXlat *x, uint32_t site, uint32_t tc_ea)
+static Code code_of(const KvmBtHostCaps *host, const KvmBtXlat *x, uint32_t site,
+                    uint32_t tc_ea)
 {
     return (Code){
         .site = site, .site_word = x->patch, .tc_ea = tc_ea,
         .stub = x->kind == KVM_BT_XLAT_STUB ? x->stub : NULL,
         .stub_words = x->stub_words,
         .fallback_ea = x->kind == KVM_BT_XLAT_STUB ? x->fallback_ea : 0,
+        .critical = x->kind == KVM_BT_XLAT_STUB && !host->holds_async_in_tc,
     };
 }
 
@@ -388,7 +445,20 @@ static void test_shared_page(void)
 
 /* ---- in-place translations ---- */
 
-static void test_inplace(void)
+/*
+ * Whether @host lets a page access stand for this access to @m (the
+ * mirror's policy aside): its private fields, and for a write SPRG4-7.
+ */
+static bool host_keeps(const KvmBtHostCaps *host, const KvmBtSprMirror *m, bool write)
+{
+    if ((write ? m->write : m->read) == KVM_BT_SPR_PRIVATE && !host->private_fields) {
+        return false;
+    }
+    return !write || host->sprg4_7_writes ||
+           m->spr < KVM_BT_SPR_SPRG4 || m->spr > KVM_BT_SPR_SPRG7;
+}
+
+static void test_inplace(const KvmBtHostCaps *host)
 {
     size_t n;
     const KvmBtSprMirror *all = kvm_bt_spr_mirrors(&n);
@@ -403,14 +473,17 @@ static void test_inplace(void)
 
         random_cpu(&c);
         before = c;
-        kvm_bt_xlat(MON, SITE, 0x7c0000a6 | rd << 21, 0, 0, &x);
+        kvm_bt_xlat(host, SITE, 0x7c0000a6 | rd << 21, 0, 0, &x);
         in = decode(x.patch);
         CHECK(x.kind == KVM_BT_XLAT_INPLACE && in.kind == PPC_INSN_LWZ && in.rt == rd &&
-              in.ra == 0 && in.imm == KVM_BT_SH_MSR - 4096, "mfmsr r%u -> %08x", rd, x.patch);
+              in.ra == 0 && in.imm == KVM_BT_SH_MSR - 4096, "%s: mfmsr r%u -> %08x",
+              host->name, rd, x.patch);
         CHECK(run(&c, &(Code){ .site = SITE, .site_word = x.patch }, &err) == RUN_RESUME &&
-              c.gpr[rd] == page_rd(&before, KVM_BT_SH_MSR), "mfmsr r%u runs", rd);
+              c.gpr[rd] == page_rd(&before, KVM_BT_SH_MSR), "%s: mfmsr r%u runs",
+              host->name, rd);
         before.gpr[rd] = c.gpr[rd];
-        CHECK(regs_same(&c, &before) && page_same(&c, &before, -1), "mfmsr r%u side effects", rd);
+        CHECK(regs_same(&c, &before) && page_same(&c, &before, -1),
+              "%s: mfmsr r%u side effects", host->name, rd);
     }
 
     /* every mirror, read and write, with random registers */
@@ -424,11 +497,14 @@ static void test_inplace(void)
             /* mfspr r,X */
             random_cpu(&c);
             before = c;
-            kvm_bt_xlat(MON, SITE, ppc_enc_mfspr(r, all[i].spr), 0, 0, &x);
+            kvm_bt_xlat(host, SITE, ppc_enc_mfspr(r, all[i].spr), 0, 0, &x);
             if (all[i].read == KVM_BT_SPR_EXIT) {
                 ok_read &= x.kind == KVM_BT_XLAT_NONE;
+            } else if (!host_keeps(host, &all[i], false)) {
+                ok_read &= x.kind == KVM_BT_XLAT_NONE &&
+                           strstr(x.reason, "not kept by this host");
             } else {
-                code = code_of(&x, SITE, 0);
+                code = code_of(host, &x, SITE, 0);
                 ok_read &= x.kind == KVM_BT_XLAT_INPLACE && run(&c, &code, &err) == RUN_RESUME;
                 ok_read &= c.gpr[r] == page_rd(&before, all[i].offset);
                 before.gpr[r] = c.gpr[r];
@@ -441,34 +517,41 @@ static void test_inplace(void)
             }
             random_cpu(&c);
             before = c;
-            kvm_bt_xlat(MON, SITE, ppc_enc_mtspr(all[i].spr, r), 0, 0, &x);
+            kvm_bt_xlat(host, SITE, ppc_enc_mtspr(all[i].spr, r), 0, 0, &x);
             if (all[i].write == KVM_BT_SPR_EXIT) {
                 ok_write &= x.kind == KVM_BT_XLAT_NONE && x.reason;
+            } else if (!host_keeps(host, &all[i], true)) {
+                ok_write &= x.kind == KVM_BT_XLAT_NONE && x.reason && x.reason[0];
             } else {
-                code = code_of(&x, SITE, 0);
+                code = code_of(host, &x, SITE, 0);
                 ok_write &= x.kind == KVM_BT_XLAT_INPLACE && run(&c, &code, &err) == RUN_RESUME;
                 ok_write &= page_rd(&c, all[i].offset) == before.gpr[r];
                 ok_write &= regs_same(&c, &before) && page_same(&c, &before, all[i].offset);
             }
         }
     }
-    CHECK(ok_read, "mfspr of every mirror");
-    CHECK(ok_write, "mtspr of every mirror");
+    CHECK(ok_read, "%s: mfspr of every mirror", host->name);
+    CHECK(ok_write, "%s: mtspr of every mirror", host->name);
 
     /* named cases from a real guest */
-    kvm_bt_xlat(MON, SITE, 0x7d5342a6, 0, 0, &x);      /* mfspr r10,SPRG3 */
+    kvm_bt_xlat(host, SITE, 0x7d5342a6, 0, 0, &x);      /* mfspr r10,SPRG3 */
     CHECK(x.kind == KVM_BT_XLAT_INPLACE && x.patch == ppc_enc_lwz(10, 60 - 4096, 0), "SPRG3");
-    kvm_bt_xlat(MON, SITE, ppc_enc_mfspr(10, KVM_BT_SPR_SPRG3R), 0, 0, &x);
+    kvm_bt_xlat(host, SITE, ppc_enc_mfspr(10, KVM_BT_SPR_SPRG3R), 0, 0, &x);
     CHECK(x.kind == KVM_BT_XLAT_INPLACE && x.patch == ppc_enc_lwz(10, 60 - 4096, 0), "SPRG3R");
-    kvm_bt_xlat(MON, SITE, 0x7d5343a6, 0, 0, &x);      /* mtspr SPRG3,r10 */
+    kvm_bt_xlat(host, SITE, 0x7d5343a6, 0, 0, &x);      /* mtspr SPRG3,r10 */
     CHECK(x.kind == KVM_BT_XLAT_INPLACE && x.patch == ppc_enc_stw(10, 60 - 4096, 0),
           "mtspr SPRG3");
-    kvm_bt_xlat(MON, SITE, 0x7d75fba6, 0, 0, &x);      /* mtspr BUCSR,r11 */
-    CHECK(x.kind == KVM_BT_XLAT_INPLACE &&
-          x.patch == ppc_enc_stw(11, KVM_BT_SH_PRIV_BUCSR - 4096, 0), "BUCSR sink");
-    kvm_bt_xlat(MON, SITE, 0x7d50eba6, 0, 0, &x);      /* mtspr MAS7,r10 */
+    kvm_bt_xlat(host, SITE, 0x7d75fba6, 0, 0, &x);      /* mtspr BUCSR,r11 */
+    if (host->private_fields) {
+        CHECK(x.kind == KVM_BT_XLAT_INPLACE &&
+              x.patch == ppc_enc_stw(11, KVM_BT_SH_PRIV_BUCSR - 4096, 0), "BUCSR sink");
+    } else {
+        CHECK(x.kind == KVM_BT_XLAT_NONE && strstr(x.reason, "not kept by this host"),
+              "%s: no BUCSR sink: %s", host->name, x.reason);
+    }
+    kvm_bt_xlat(host, SITE, 0x7d50eba6, 0, 0, &x);      /* mtspr MAS7,r10 */
     CHECK(x.kind == KVM_BT_XLAT_INPLACE && x.patch == ppc_enc_stw(10, 176 - 4096, 0), "MAS7");
-    kvm_bt_xlat(MON, SITE, 0x7cfa03a6, 0, 0, &x);      /* mtspr SRR0,r7 */
+    kvm_bt_xlat(host, SITE, 0x7cfa03a6, 0, 0, &x);      /* mtspr SRR0,r7 */
     CHECK(x.kind == KVM_BT_XLAT_INPLACE && x.patch == ppc_enc_stw(7, 68 - 4096, 0), "SRR0");
 
     /* never translated */
@@ -488,16 +571,16 @@ static void test_inplace(void)
         };
 
         for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
-            KvmBtXlatKind k = kvm_bt_xlat(MON, SITE, words[i], TC_EA, 32, &x);
+            KvmBtXlatKind k = kvm_bt_xlat(host, SITE, words[i], TC_EA, 32, &x);
 
             ok_none &= k == KVM_BT_XLAT_NONE && x.kind == k && x.reason && x.reason[0];
-            ok_none &= !kvm_bt_xlat_needs_stub(MON, words[i]);
+            ok_none &= !kvm_bt_xlat_needs_stub(host, words[i]);
         }
-        CHECK(ok_none, "privileged instructions that keep exiting");
-        kvm_bt_xlat(MON, SITE, 0x7c000000 | 0x3a6 | (3 << 21) | (31 << 16) | (8 << 11),
+        CHECK(ok_none, "%s: privileged instructions that keep exiting", host->name);
+        kvm_bt_xlat(host, SITE, 0x7c000000 | 0x3a6 | (3 << 21) | (31 << 16) | (8 << 11),
                     TC_EA, 32, &x);
         CHECK(strstr(x.reason, "beyond"), "mtspr PVR reason '%s'", x.reason);
-        kvm_bt_xlat(MON, SITE, 0x4c000064, TC_EA, 32, &x);
+        kvm_bt_xlat(host, SITE, 0x4c000064, TC_EA, 32, &x);
         CHECK(strstr(x.reason, "interrupt return") != NULL, "rfi reason '%s'", x.reason);
     }
 }
@@ -523,8 +606,10 @@ static uint32_t op_word(StubOp op, unsigned r)
  * *field becomes *msr: the MSR, or for mtspr PID the PID), false if the
  * original instruction must trap.
  */
-static bool reference(StubOp op, unsigned r, const Cpu *c, unsigned *field, uint32_t *msr)
+static bool reference(const KvmBtHostCaps *host, StubOp op, unsigned r, const Cpu *c,
+                      unsigned *field, uint32_t *msr)
 {
+    uint32_t writable = host->msr_page_writable;
     uint32_t old = page_rd(c, KVM_BT_SH_MSR), rs = c->gpr[r];
     bool pending = page_rd(c, KVM_BT_SH_INT_PENDING) != 0;
     uint32_t ee;
@@ -538,8 +623,9 @@ static bool reference(StubOp op, unsigned r, const Cpu *c, unsigned *field, uint
         return !(ee && pending);
     case OP_MTMSR:
         *msr = rs;
-        return !((rs ^ old) & ~KVM_BT_MSR_PAGE_WRITABLE) &&
-               !((rs & (KVM_BT_MSR_CE | KVM_BT_MSR_EE)) && pending);
+        /* the host's page-writable bits only; a writable enabling bit set waits */
+        return !((rs ^ old) & ~writable) &&
+               !((rs & writable & (KVM_BT_MSR_CE | KVM_BT_MSR_EE)) && pending);
     default:
         /* the same PID: skipped; the CPU on PID 0: deferred into the page; else trap */
         *field = KVM_BT_SH_PRIV_PID;
@@ -549,7 +635,7 @@ static bool reference(StubOp op, unsigned r, const Cpu *c, unsigned *field, uint
 }
 
 /* Random state biased so both outcomes and every branch of the stub occur. */
-static void random_case(Cpu *c, StubOp op, unsigned r)
+static void random_case(const KvmBtHostCaps *host, Cpu *c, StubOp op, unsigned r)
 {
     random_cpu(c);
     if (coin()) {
@@ -558,8 +644,8 @@ static void random_case(Cpu *c, StubOp op, unsigned r)
         page_wr(c, KVM_BT_SH_INT_PENDING, 1u << (rnd() % 32));
     }
     if (op == OP_MTMSR && coin()) {
-        /* change CE/EE/RI only, or one more random bit */
-        uint32_t v = page_rd(c, KVM_BT_SH_MSR) ^ (rnd() & KVM_BT_MSR_PAGE_WRITABLE);
+        /* change page-writable bits only, or one more random bit */
+        uint32_t v = page_rd(c, KVM_BT_SH_MSR) ^ (rnd() & host->msr_page_writable);
 
         if (coin() && coin()) {
             v ^= 1u << (rnd() % 32);
@@ -576,12 +662,30 @@ static void random_case(Cpu *c, StubOp op, unsigned r)
         /* EE ends up set or clear in rS as often as not */
         c->gpr[r] ^= KVM_BT_MSR_EE;
     }
+    /* Linux's r1 (stack) and r2 (current) differ; critical is not held yet */
+    if (c->gpr[2] == c->gpr[1]) {
+        c->gpr[2] ^= 0x10;
+    }
+    if (page_rd(c, KVM_BT_SH_CRITICAL) == c->gpr[1]) {
+        page_wr(c, KVM_BT_SH_CRITICAL, c->gpr[1] ^ 0x10);
+    }
 }
 
-static void test_stub_property(StubOp op)
+/*
+ * Run the stub for @op on random register files and compare with the
+ * reference. For a host that may deliver in the TC also: critical held
+ * (the interpreter), released (r2) at both ends, the MSR stored before
+ * int_pending is loaded, nothing at or past KVM_BT_SH_KVM_END touched; on
+ * the fallback path the page MSR may already hold the new value (the
+ * original word then sets the same MSR), but not if the MSR change itself
+ * needs the host.
+ */
+static void test_stub_property(const KvmBtHostCaps *host, StubOp op)
 {
     unsigned nregs = op == OP_WRTEEI ? 2 : 32;
-    unsigned cases = 0, fast = 0, slow = 0, bad = 0;
+    unsigned cases = 0, fast = 0, slow = 0, bad = 0, stored_early = 0;
+    bool hold = !host->holds_async_in_tc;
+    int crit = hold ? KVM_BT_SH_CRITICAL : -1;
 
     for (unsigned r = 0; r < nregs; r++) {
         KvmBtXlat x;
@@ -589,12 +693,12 @@ static void test_stub_property(StubOp op)
         Code code;
         PPCInsn in;
 
-        CHECK(kvm_bt_xlat(MON, SITE, word, TC_EA, 32, &x) == KVM_BT_XLAT_STUB,
-              "%s r%u: %s", op_names[op], r, x.reason ? x.reason : "");
+        CHECK(kvm_bt_xlat(host, SITE, word, TC_EA, 32, &x) == KVM_BT_XLAT_STUB,
+              "%s: %s r%u: %s", host->name, op_names[op], r, x.reason ? x.reason : "");
         if (x.kind != KVM_BT_XLAT_STUB) {
             continue;
         }
-        CHECK(kvm_bt_xlat_needs_stub(MON, word), "%s needs a stub", op_names[op]);
+        CHECK(kvm_bt_xlat_needs_stub(host, word), "%s needs a stub", op_names[op]);
         in = decode(x.patch);
         CHECK(in.kind == PPC_INSN_B && !in.lk && !in.aa && SITE + in.imm == TC_EA,
               "%s: patch is b TC", op_names[op]);
@@ -604,47 +708,71 @@ static void test_stub_property(StubOp op)
         CHECK(x.fallback + 2 == x.stub_words && in.kind == PPC_INSN_B &&
               TC_EA + 4 * (x.fallback + 1) + in.imm == SITE + 4, "%s: b site+4 after fallback",
               op_names[op]);
-        code = code_of(&x, SITE, TC_EA);
+        code = code_of(host, &x, SITE, TC_EA);
 
         for (int k = 0; k < 600; k++) {
             Cpu c, before;
             const char *err;
-            uint32_t msr;
+            uint32_t msr, old;
             unsigned field;
-            bool shortcut;
+            bool shortcut, ok;
             RunEnd end;
 
-            random_case(&c, op, r);
+            random_case(host, &c, op, r);
             before = c;
-            shortcut = reference(op, r, &c, &field, &msr);
+            old = page_rd(&before, KVM_BT_SH_MSR);
+            shortcut = reference(host, op, r, &c, &field, &msr);
             end = run(&c, &code, &err);
             cases++;
             if (shortcut) {
                 fast++;
-                if (end != RUN_RESUME || !regs_same(&c, &before) ||
-                    page_rd(&c, field) != msr || !page_same(&c, &before, field)) {
-                    if (bad++ < 5) {
-                        printf("  %s r%u: end %d (%s) field %u: %08x want %08x\n",
-                               op_names[op], r, end, err ? err : "", field,
-                               page_rd(&c, field), msr);
-                    }
-                }
+                ok = end == RUN_RESUME && regs_same(&c, &before) &&
+                     page_rd(&c, field) == msr && page_same2(&c, &before, field, crit);
             } else {
                 slow++;
-                if (end != RUN_FALLBACK || !regs_same(&c, &before) ||
-                    !page_same(&c, &before, -1)) {
-                    if (bad++ < 5) {
-                        printf("  %s r%u: fallback expected, end %d (%s)\n", op_names[op], r,
-                               end, err ? err : "");
-                    }
+                ok = end == RUN_FALLBACK && regs_same(&c, &before);
+                if (hold && field == KVM_BT_SH_MSR) {
+                    uint32_t now = page_rd(&c, KVM_BT_SH_MSR);
+                    bool host_bits = (before.gpr[r] ^ old) & ~host->msr_page_writable;
+
+                    ok &= page_same2(&c, &before, KVM_BT_SH_MSR, crit);
+                    ok &= now == old || (now == msr && !(op == OP_MTMSR && host_bits));
+                    stored_early += now != old;
+                } else {
+                    ok &= page_same2(&c, &before, -1, crit);
                 }
+            }
+            if (hold) {
+                ok &= page_rd(&c, KVM_BT_SH_CRITICAL) == before.gpr[2];
+                ok &= c.tr.pending_load < 0 ||
+                      (c.tr.msr_store >= 0 && c.tr.msr_store < c.tr.pending_load);
+                ok &= c.tr.page_end <= KVM_BT_SH_KVM_END;
+            } else {
+                /* the monitor's order: test, then store */
+                ok &= c.tr.pending_load < 0 || c.tr.msr_store < 0 ||
+                      c.tr.pending_load < c.tr.msr_store;
+            }
+            if (!ok && bad++ < 5) {
+                printf("  %s: %s r%u: end %d (%s), %s expected; field %u: %08x want %08x; "
+                       "critical %08x r2 %08x; msr store %d, pending load %d\n",
+                       host->name, op_names[op], r, end, err ? err : "",
+                       shortcut ? "resume" : "fallback", field, page_rd(&c, field), msr,
+                       page_rd(&c, KVM_BT_SH_CRITICAL), before.gpr[2], c.tr.msr_store,
+                       c.tr.pending_load);
             }
         }
     }
-    CHECK(bad == 0, "%s: %u of %u random cases wrong", op_names[op], bad, cases);
-    /* wrteei 0 never needs the monitor */
+    CHECK(bad == 0, "%s: %s: %u of %u random cases wrong", host->name, op_names[op], bad,
+          cases);
+    /* wrteei 0 never needs the host */
     CHECK(fast > cases / 8 && (slow > cases / 8 || (op == OP_WRTEEI && slow > 0)),
-          "%s: both outcomes exercised (%u fast, %u fallback)", op_names[op], fast, slow);
+          "%s: %s: both outcomes exercised (%u fast, %u fallback)", host->name, op_names[op],
+          fast, slow);
+    if (hold && op != OP_MTPID) {
+        /* the store-first path was taken: fallbacks after the MSR store */
+        CHECK(stored_early > 0, "%s: %s: %u fallbacks after the MSR store", host->name,
+              op_names[op], stored_early);
+    }
 }
 
 /* The exact layout of the wrtee stub, word by word */
@@ -700,6 +828,230 @@ static void test_wrtee_layout(void)
     CHECK(ok && x.stub_words == 9, "wrteei 0: %u words, no CR use", x.stub_words);
 }
 
+/* The exact layout of the KVM wrtee and wrteei 1 stubs, word by word */
+static void test_kvm_layout(void)
+{
+    static const PPCInsnKind want_wrtee[] = {
+        PPC_INSN_STW,       /* stw r1,critical */
+        PPC_INSN_STW,       /* stw r0,scratch1 */
+        PPC_INSN_MFCR,      /* mfcr r0 */
+        PPC_INSN_STW,       /* stw r0,scratch3 */
+        PPC_INSN_LWZ,       /* lwz r0,msr */
+        PPC_INSN_RLWIMI,    /* rlwimi r0,r4,0,16,16 */
+        PPC_INSN_STW,       /* stw r0,msr */
+        PPC_INSN_ANDI_,     /* andi. r0,r4,0x8000 */
+        PPC_INSN_BC,        /* beq done */
+        PPC_INSN_LWZ,       /* lwz r0,int_pending */
+        PPC_INSN_CMPI,      /* cmpwi r0,0 */
+        PPC_INSN_BC,        /* bne fallback */
+        PPC_INSN_LWZ,       /* done: lwz r0,scratch3 */
+        PPC_INSN_MTCRF,     /* mtcrf 0x80,r0 */
+        PPC_INSN_LWZ,       /* lwz r0,scratch1 */
+        PPC_INSN_STW,       /* stw r2,critical */
+        PPC_INSN_B,         /* b site+4 */
+        PPC_INSN_LWZ,       /* fallback: lwz r0,scratch3 */
+        PPC_INSN_MTCRF,     /* mtcrf 0x80,r0 */
+        PPC_INSN_LWZ,       /* lwz r0,scratch1 */
+        PPC_INSN_STW,       /* stw r2,critical */
+        PPC_INSN_WRTEE,     /* wrtee r4 (traps) */
+        PPC_INSN_B,         /* b site+4 */
+    };
+    static const PPCInsnKind want_wrteei1[] = {
+        PPC_INSN_STW,       /* stw r1,critical */
+        PPC_INSN_STW,       /* stw r0,scratch1 */
+        PPC_INSN_MFCR,      /* mfcr r0 */
+        PPC_INSN_STW,       /* stw r0,scratch3 */
+        PPC_INSN_LWZ,       /* lwz r0,msr */
+        PPC_INSN_ORI,       /* ori r0,r0,0x8000 */
+        PPC_INSN_STW,       /* stw r0,msr */
+        PPC_INSN_LWZ,       /* lwz r0,int_pending */
+        PPC_INSN_CMPI,      /* cmpwi r0,0 */
+        PPC_INSN_BC,        /* bne fallback */
+        PPC_INSN_LWZ,       /* lwz r0,scratch3 */
+        PPC_INSN_MTCRF,     /* mtcrf 0x80,r0 */
+        PPC_INSN_LWZ,       /* lwz r0,scratch1 */
+        PPC_INSN_STW,       /* stw r2,critical */
+        PPC_INSN_B,         /* b site+4 */
+        PPC_INSN_LWZ,       /* fallback: lwz r0,scratch3 */
+        PPC_INSN_MTCRF,     /* mtcrf 0x80,r0 */
+        PPC_INSN_LWZ,       /* lwz r0,scratch1 */
+        PPC_INSN_STW,       /* stw r2,critical */
+        PPC_INSN_WRTEEI,    /* wrteei 1 (traps) */
+        PPC_INSN_B,         /* b site+4 */
+    };
+    const uint32_t crit_d = KVM_BT_SHARED_EA + KVM_BT_SH_CRITICAL;
+    KvmBtXlat x;
+    bool ok = true;
+
+    kvm_bt_xlat(KVM, SITE, 0x7c800106, TC_EA, 32, &x);
+    CHECK(x.stub_words == ARRAY_LEN(want_wrtee), "kvm wrtee stub %u words", x.stub_words);
+    for (unsigned i = 0; i < x.stub_words && i < ARRAY_LEN(want_wrtee); i++) {
+        ok &= decode(x.stub[i]).kind == want_wrtee[i];
+    }
+    CHECK(ok && x.fallback == 21, "kvm wrtee stub layout, fallback %u", x.fallback);
+    CHECK(decode(x.stub[6]).imm == (int32_t)(KVM_BT_SHARED_EA + KVM_BT_SH_MSR) &&
+          decode(x.stub[9]).imm == (int32_t)(KVM_BT_SHARED_EA + KVM_BT_SH_INT_PENDING),
+          "kvm wrtee: MSR stored at 6, int_pending loaded at 9");
+
+    kvm_bt_xlat(KVM, SITE, 0x7c008146, TC_EA, 32, &x);
+    ok = x.stub_words == ARRAY_LEN(want_wrteei1);
+    for (unsigned i = 0; i < x.stub_words && i < ARRAY_LEN(want_wrteei1); i++) {
+        ok &= decode(x.stub[i]).kind == want_wrteei1[i];
+    }
+    CHECK(ok && x.fallback == 19, "kvm wrteei 1 stub layout (%u words)", x.stub_words);
+
+    /* every KVM stub: critical taken first, given back right before each way out */
+    for (StubOp op = OP_WRTEE; op <= OP_MTMSR; op++) {
+        for (unsigned r = 0; r < 32; r++) {
+            unsigned crit_stores = 0;
+
+            if (kvm_bt_xlat(KVM, SITE, op_word(op, r), TC_EA, 32, &x) != KVM_BT_XLAT_STUB) {
+                ok = false;
+                continue;
+            }
+            ok &= x.stub[0] == ppc_enc_stw(1, (int16_t)(crit_d - KVM_BT_SHARED_EA - 4096), 0);
+            for (unsigned i = 0; i < x.stub_words; i++) {
+                PPCInsn in = decode(x.stub[i]);
+                /* the fast path's b site+4, the fallback word (not the b after it) */
+                bool way_out = i == x.fallback ||
+                               (in.kind == PPC_INSN_B && i != x.fallback + 1 &&
+                                TC_EA + 4 * i + in.imm == SITE + 4);
+
+                crit_stores += is_critical_store(&in);
+                if (way_out) {
+                    PPCInsn rel = decode(x.stub[i - 1]), rst = decode(x.stub[i - 2]);
+
+                    /* ... after the scratch GPR came back from scratch1 */
+                    ok &= is_critical_store(&rel) && rel.rt == 2;
+                    ok &= rst.kind == PPC_INSN_LWZ &&
+                          (uint32_t)rst.imm == KVM_BT_SHARED_EA + KVM_BT_SH_SCRATCH1;
+                }
+            }
+            ok &= crit_stores == 3;
+        }
+    }
+    CHECK(ok, "kvm stubs: stw r1,critical first; stw r2,critical before each way out");
+}
+
+/* What real KVM does not keep is not translated for it */
+static void test_kvm_refusals(void)
+{
+    static const unsigned priv_sprs[] = {
+        KVM_BT_SPR_PVR, KVM_BT_SPR_SVR, KVM_BT_SPR_MMUCFG, KVM_BT_SPR_TLB0CFG,
+        KVM_BT_SPR_TLB1CFG, KVM_BT_SPR_TCR, KVM_BT_SPR_HID0, KVM_BT_SPR_HID1,
+        KVM_BT_SPR_L1CSR0, KVM_BT_SPR_L1CSR1, KVM_BT_SPR_L1CFG0, KVM_BT_SPR_L1CFG1,
+        KVM_BT_SPR_BUCSR, KVM_BT_SPR_PID,
+    };
+    KvmBtXlat x;
+    bool ok = true;
+
+    for (size_t i = 0; i < ARRAY_LEN(priv_sprs); i++) {
+        kvm_bt_xlat(KVM, SITE, ppc_enc_mfspr(3, priv_sprs[i]), TC_EA, 32, &x);
+        ok &= x.kind == KVM_BT_XLAT_NONE && strstr(x.reason, "not kept by this host");
+        kvm_bt_xlat(MON, SITE, ppc_enc_mfspr(3, priv_sprs[i]), TC_EA, 32, &x);
+        ok &= x.kind == KVM_BT_XLAT_INPLACE;
+    }
+    CHECK(ok, "kvm: mfspr of the private mirrors refused, the monitor's kept");
+    kvm_bt_xlat(KVM, SITE, 0x7d75fba6, TC_EA, 32, &x);      /* mtspr BUCSR,r11 */
+    CHECK(x.kind == KVM_BT_XLAT_NONE && strstr(x.reason, "not kept by this host"),
+          "kvm: mtspr BUCSR: %s", x.reason);
+    kvm_bt_xlat(KVM, SITE, 0x7d300ba6, TC_EA, 32, &x);      /* mtspr PID,r9 */
+    CHECK(x.kind == KVM_BT_XLAT_NONE && strstr(x.reason, "PID") &&
+          !kvm_bt_xlat_needs_stub(KVM, 0x7d300ba6) && kvm_bt_xlat_needs_stub(MON, 0x7d300ba6),
+          "kvm: mtspr PID: %s", x.reason);
+
+    ok = true;
+    for (unsigned k = 0; k < 8; k++) {
+        unsigned spr = KVM_BT_SPR_SPRG0 + k;
+        const KvmBtSprMirror *m = kvm_bt_spr_mirror(spr);
+
+        /* reads stay page loads; writes of SPRG0-3 stay page stores, of SPRG4-7 trap */
+        kvm_bt_xlat(KVM, SITE, ppc_enc_mfspr(5, spr), 0, 0, &x);
+        ok &= x.kind == KVM_BT_XLAT_INPLACE && x.patch == ppc_enc_lwz(5, PAGE_D(m->offset), 0);
+        kvm_bt_xlat(KVM, SITE, ppc_enc_mtspr(spr, 5), 0, 0, &x);
+        if (k < 4) {
+            ok &= x.kind == KVM_BT_XLAT_INPLACE &&
+                  x.patch == ppc_enc_stw(5, PAGE_D(m->offset), 0);
+        } else {
+            ok &= x.kind == KVM_BT_XLAT_NONE && strstr(x.reason, "SPRG4-7");
+        }
+        kvm_bt_xlat(MON, SITE, ppc_enc_mtspr(spr, 5), 0, 0, &x);
+        ok &= x.kind == KVM_BT_XLAT_INPLACE;
+    }
+    CHECK(ok, "kvm: SPRG0-7 reads and SPRG0-3 writes in place, SPRG4-7 writes refused");
+    CHECK(kvm_bt_xlat_needs_stub(KVM, 0x7c800106) && kvm_bt_xlat_needs_stub(KVM, 0x7c000146) &&
+          kvm_bt_xlat_needs_stub(KVM, 0x7c008146) && kvm_bt_xlat_needs_stub(KVM, 0x7c600124),
+          "kvm: wrtee, wrteei, mtmsr need stubs");
+}
+
+/* Every page access in a translation for @x: RA = 0, aligned, below @end */
+static bool page_accesses_below(const KvmBtXlat *x, unsigned end)
+{
+    bool ok = true;
+    unsigned n = x->kind == KVM_BT_XLAT_STUB ? x->stub_words : 0;
+
+    for (unsigned i = 0; i <= n; i++) {
+        PPCInsn in;
+
+        if (i == n && x->kind == KVM_BT_XLAT_STUB) {
+            break;          /* the patch is a branch */
+        }
+        in = decode(i < n ? x->stub[i] : x->patch);
+        if (in.kind == PPC_INSN_LWZ || in.kind == PPC_INSN_STW) {
+            uint32_t ea = (uint32_t)in.imm;
+
+            ok &= in.ra == 0 && ea >= KVM_BT_SHARED_EA && !(ea & 3) &&
+                  ea - KVM_BT_SHARED_EA + 4 <= end;
+        }
+    }
+    return ok;
+}
+
+/*
+ * KVM never looks past struct kvm_vcpu_arch_shared: no translation for
+ * it reads or writes page offset KVM_BT_SH_KVM_END or above.
+ */
+static void test_kvm_page_bounds(void)
+{
+    static const unsigned regs[] = { 0, 1, 2, 3, 12, 31 };
+    uint64_t rs = 0x6b766d2d626f756eull;
+    unsigned words = 0, translated = 0, bad = 0;
+    KvmBtXlat x;
+
+    for (unsigned i = 0; i < 32 * 3 + 1024 * 12 + 3 + 4096; i++) {
+        uint32_t w;
+
+        if (i < 96) {
+            w = (i % 3 == 0 ? 0x7c0000a6 : i % 3 == 1 ? 0x7c000106 : 0x7c000124) |
+                (i / 3) << 21;                      /* mfmsr, wrtee, mtmsr */
+        } else if (i < 96 + 1024 * 12) {
+            unsigned j = i - 96, spr = j / 12, r = regs[(j % 12) / 2];
+
+            w = j & 1 ? ppc_enc_mtspr(spr, r) : ppc_enc_mfspr(r, spr);
+        } else if (i < 96 + 1024 * 12 + 3) {
+            w = (const uint32_t[]){ 0x7c000146, 0x7c008146, 0x7c018146 }[i - 96 - 1024 * 12];
+        } else {
+            rs ^= rs >> 12;
+            rs ^= rs << 25;
+            rs ^= rs >> 27;
+            w = 0x7c000000 | ((uint32_t)((rs * 0x2545f4914f6cdd1dull) >> 32) & 0x03ffffff);
+        }
+        words++;
+        if (kvm_bt_xlat(KVM, SITE, w, TC_EA, 32, &x) == KVM_BT_XLAT_NONE) {
+            continue;
+        }
+        translated++;
+        if (!page_accesses_below(&x, KVM_BT_SH_KVM_END) && bad++ < 5) {
+            printf("  kvm: %08x reaches past the KVM struct\n", w);
+        }
+    }
+    CHECK(bad == 0 && translated > 300, "kvm: %u of %u words translated, %u reach past %u",
+          translated, words, bad, KVM_BT_SH_KVM_END);
+    /* and the check itself sees the monitor's private area */
+    kvm_bt_xlat(MON, SITE, ppc_enc_mfspr(3, KVM_BT_SPR_PVR), 0, 0, &x);
+    CHECK(!page_accesses_below(&x, KVM_BT_SH_KVM_END), "bounds check sees the private area");
+}
+
 static void dump_stub(const KvmBtHostCaps *host, const char *what, uint32_t word)
 {
     KvmBtXlat x;
@@ -721,32 +1073,32 @@ static void dump_stub(const KvmBtHostCaps *host, const char *what, uint32_t word
 
 /* ---- reachability ---- */
 
-static void test_reach(void)
+static void test_reach(const KvmBtHostCaps *host)
 {
     KvmBtXlat x;
 
     /* TC 256 MiB away: no stubs, in place still fine */
-    CHECK(kvm_bt_xlat(MON, SITE, 0x7c800106, SITE + 0x10000000, 32, &x) == KVM_BT_XLAT_NONE &&
+    CHECK(kvm_bt_xlat(host, SITE, 0x7c800106, SITE + 0x10000000, 32, &x) == KVM_BT_XLAT_NONE &&
           strstr(x.reason, "range"), "far TC: wrtee NONE (%s)", x.reason);
-    CHECK(kvm_bt_xlat(MON, SITE, 0x7c6000a6, SITE + 0x10000000, 32, &x) ==
+    CHECK(kvm_bt_xlat(host, SITE, 0x7c6000a6, SITE + 0x10000000, 32, &x) ==
           KVM_BT_XLAT_INPLACE, "far TC: mfmsr in place");
-    CHECK(kvm_bt_xlat(MON, SITE, 0x7d5342a6, 0, 0, &x) == KVM_BT_XLAT_INPLACE,
+    CHECK(kvm_bt_xlat(host, SITE, 0x7d5342a6, 0, 0, &x) == KVM_BT_XLAT_INPLACE,
           "no TC: mfspr in place");
-    CHECK(kvm_bt_xlat(MON, SITE, 0x7c008146, 0, 0, &x) == KVM_BT_XLAT_NONE &&
+    CHECK(kvm_bt_xlat(host, SITE, 0x7c008146, 0, 0, &x) == KVM_BT_XLAT_NONE &&
           strstr(x.reason, "no TC"), "no TC: wrteei 1 NONE");
     /* the site reaches the slot, but the stub's way back does not reach site+4 */
-    CHECK(kvm_bt_xlat(MON, SITE, 0x7c800106, SITE + (1u << 25) - 4, 32, &x) ==
+    CHECK(kvm_bt_xlat(host, SITE, 0x7c800106, SITE + (1u << 25) - 4, 32, &x) ==
           KVM_BT_XLAT_NONE && strstr(x.reason, "site+4"), "return out of range: %s", x.reason);
     /* just within range both ways (TC below the site) */
-    CHECK(kvm_bt_xlat(MON, SITE, 0x7c800106, SITE - (1u << 25), 32, &x) == KVM_BT_XLAT_STUB,
+    CHECK(kvm_bt_xlat(host, SITE, 0x7c800106, SITE - (1u << 25), 32, &x) == KVM_BT_XLAT_STUB,
           "TC 32 MiB below: %s", x.reason ? x.reason : "ok");
     /* slot too small for the stub */
-    CHECK(kvm_bt_xlat(MON, SITE, 0x7c800106, TC_EA, 8, &x) == KVM_BT_XLAT_NONE &&
+    CHECK(kvm_bt_xlat(host, SITE, 0x7c800106, TC_EA, 8, &x) == KVM_BT_XLAT_NONE &&
           strstr(x.reason, "fit") && x.stub_words == 0, "small slot: %s", x.reason);
-    CHECK(kvm_bt_xlat(MON, SITE + 2, 0x7c6000a6, 0, 0, &x) == KVM_BT_XLAT_NONE,
+    CHECK(kvm_bt_xlat(host, SITE + 2, 0x7c6000a6, 0, 0, &x) == KVM_BT_XLAT_NONE,
           "misaligned site");
-    CHECK(!kvm_bt_xlat_needs_stub(MON, 0x7c6000a6) && kvm_bt_xlat_needs_stub(MON, 0x7d300ba6),
-          "needs_stub: mfmsr no, mtspr PID yes");
+    CHECK(!kvm_bt_xlat_needs_stub(host, 0x7c6000a6) && kvm_bt_xlat_needs_stub(host, 0x7c800106),
+          "%s: needs_stub: mfmsr no, wrtee yes", host->name);
 }
 
 /* ---- the monitor's outputs, pinned ---- */
@@ -1196,13 +1548,21 @@ int main(void)
     dump_stub(KVM, "mtmsr r3", 0x7c600124);
 
     test_shared_page();
-    test_inplace();
-    test_stub_property(OP_WRTEE);
-    test_stub_property(OP_WRTEEI);
-    test_stub_property(OP_MTMSR);
-    test_stub_property(OP_MTPID);
+    test_inplace(MON);
+    test_inplace(KVM);
+    test_stub_property(MON, OP_WRTEE);
+    test_stub_property(MON, OP_WRTEEI);
+    test_stub_property(MON, OP_MTMSR);
+    test_stub_property(MON, OP_MTPID);
+    test_stub_property(KVM, OP_WRTEE);
+    test_stub_property(KVM, OP_WRTEEI);
+    test_stub_property(KVM, OP_MTMSR);
     test_wrtee_layout();
-    test_reach();
+    test_kvm_layout();
+    test_kvm_refusals();
+    test_kvm_page_bounds();
+    test_reach(MON);
+    test_reach(KVM);
     test_monitor_golden();
     test_sites_state_machine();
     test_sites_tc();
