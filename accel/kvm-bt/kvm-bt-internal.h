@@ -141,7 +141,7 @@ static inline bool kvm_bt_active(void)
 
 /*
  * Reserve the TC for the kernel loaded at [kernel_base, + kernel_size) in
- * the device tree; *pa/*size stay 0 if there is none.
+ * the device tree; pa and size stay 0 if there is none.
  */
 void kvm_bt_tc_reserve(void *fdt, hwaddr kernel_base, hwaddr kernel_size, uint64_t *pa,
                        uint32_t *size);

@@ -68,12 +68,24 @@ static const char *const tracefs_dirs[] = {
 
 /* Ring buffer per vCPU: 2^RING_ORDER data pages (a sample is ~32 bytes) */
 #define RING_ORDER      6
-/* Main-loop poll period, and sampling's settle rule (in polls) */
-#define POLL_MS         10
-#define SETTLE_POLLS    100     /* no new hot site for 1 s: stop sampling */
-#define WINDOW_EVERY    100     /* then sample one poll in every 100 */
-#define VERIFY_EVERY    10      /* check our words every 100 ms */
-#define TC_WAIT_POLLS   3000    /* hot sites but no usable TC for 30 s: give up */
+/*
+ * Sampling is not free (measured on the nested host, docs/kvm-bt-real-kvm.rst):
+ * while the event is enabled every emulated instruction costs ~950 more
+ * host instructions in the tracepoint, and each sample written ~3,950 more,
+ * against ~800 for the exit itself. So one sample is taken every
+ * SAMPLE_PERIOD_DEFAULT emulated instructions (odd, so that a loop of a
+ * few privileged instructions does not always show the same one), and
+ * sampling stops once no site became hot for settle-ms. After that it is
+ * switched on for one poll at a time, first WINDOW_MIN_MS after settling,
+ * the gap doubling up to WINDOW_MAX_MS while windows find nothing new.
+ */
+#define POLL_MS_DEFAULT     10
+#define SAMPLE_PERIOD_DEFAULT 61
+#define SETTLE_MS_DEFAULT   200
+#define WINDOW_MIN_MS       50
+#define WINDOW_MAX_MS       5000
+#define VERIFY_MS           500     /* check our words this often */
+#define TC_WAIT_MS          30000   /* hot sites but no usable TC this long: give up */
 
 /* KVM's paravirtual hypercall ABI (ePAPR, KVM vendor 42) */
 #define KVM_SC_MAGIC_R0             0x4b564d21u
@@ -122,6 +134,7 @@ typedef struct KvmBtKvm {
     bool bt;
     uint64_t hot_threshold;
     char *stats_path;
+    uint32_t poll_ms, settle_ms, sample_period;
 
     bool active;                /* bt=on and the host can do it */
     int tp_id;
@@ -141,7 +154,10 @@ typedef struct KvmBtKvm {
     GArray *hot;                /* HotSite: waiting for translation */
     bool translate_queued;
     bool sampling;
-    unsigned quiet_polls, polls, tc_waits;
+    unsigned quiet_polls, polls;
+    int64_t tc_wait_since_ms;
+    int64_t window_gap_ms, next_window_ms;  /* once settled */
+    int64_t next_verify_ms;
     uint64_t samples, lost, stale_samples;
     uint64_t translations, drops, undos, stub_repairs;
     unsigned nr_vcpus;
@@ -150,6 +166,9 @@ typedef struct KvmBtKvm {
 
 static KvmBtKvm kb = {
     .hot_threshold = KVM_BT_HOT_THRESHOLD_DEFAULT,
+    .poll_ms = POLL_MS_DEFAULT,
+    .settle_ms = SETTLE_MS_DEFAULT,
+    .sample_period = SAMPLE_PERIOD_DEFAULT,
 };
 
 bool kvm_bt_kvm_bt_on;
@@ -189,6 +208,27 @@ static void set_hot_threshold(Object *obj, Visitor *v, const char *name, void *o
     kb.hot_threshold = value;
 }
 
+static void get_ms(Object *obj, Visitor *v, const char *name, void *opaque, Error **errp)
+{
+    uint32_t value = *(uint32_t *)opaque;
+
+    visit_type_uint32(v, name, &value, errp);
+}
+
+static void set_ms(Object *obj, Visitor *v, const char *name, void *opaque, Error **errp)
+{
+    uint32_t value;
+
+    if (!visit_type_uint32(v, name, &value, errp)) {
+        return;
+    }
+    if (value < 1 || value > 3600000) {
+        error_setg(errp, "%s must be between 1 and 3600000", name);
+        return;
+    }
+    *(uint32_t *)opaque = value;
+}
+
 static char *get_stats_file(Object *obj, Error **errp)
 {
     return g_strdup(kb.stats_path);
@@ -215,6 +255,19 @@ void kvm_bt_kvm_class_init(ObjectClass *oc)
     object_class_property_set_description(oc, "hot-threshold",
         "With bt=on, emulated exits at one site before it is translated (default "
         stringify(KVM_BT_HOT_THRESHOLD_DEFAULT) ")");
+    object_class_property_add(oc, "x-poll-ms", "uint32", get_ms, set_ms, NULL, &kb.poll_ms);
+    object_class_property_set_description(oc, "x-poll-ms",
+        "With bt=on, how often the sample rings are read, in ms (default "
+        stringify(POLL_MS_DEFAULT) ")");
+    object_class_property_add(oc, "x-sample-period", "uint32", get_ms, set_ms, NULL,
+                              &kb.sample_period);
+    object_class_property_set_description(oc, "x-sample-period",
+        "With bt=on, one sample every this many emulated instructions (default "
+        stringify(SAMPLE_PERIOD_DEFAULT) ")");
+    object_class_property_add(oc, "x-settle-ms", "uint32", get_ms, set_ms, NULL, &kb.settle_ms);
+    object_class_property_set_description(oc, "x-settle-ms",
+        "With bt=on, stop sampling after this long without a new hot site (default "
+        stringify(SETTLE_MS_DEFAULT) ")");
     object_class_property_add_str(oc, "stats-file", get_stats_file, set_stats_file);
     object_class_property_set_description(oc, "stats-file",
         "With bt=on, write kvm-bt's accounting as JSON to this file when QEMU exits");
@@ -233,7 +286,7 @@ static void tracepoint_attr(struct perf_event_attr *attr)
     attr->size = sizeof(*attr);
     attr->type = PERF_TYPE_TRACEPOINT;
     attr->config = kb.tp_id;
-    attr->sample_period = 1;
+    attr->sample_period = kb.sample_period;
     attr->sample_type = PERF_SAMPLE_RAW;
     attr->wakeup_events = 1 << 30;  /* polled: never woken */
 }
@@ -355,7 +408,8 @@ int kvm_bt_kvm_init(MachineState *ms, KVMState *s)
         kvm_bt_sites_init(&kvm_bt_state.vcpus[i].sites);
     }
     qemu_mutex_init(&kb.lock);
-    kvm_bt_patch_init(&kb.table, kb.hot_threshold);
+    /* a sample stands for sample_period exits */
+    kvm_bt_patch_init(&kb.table, DIV_ROUND_UP(kb.hot_threshold, kb.sample_period));
     kb.hot = g_array_new(false, false, sizeof(HotSite));
     kb.sampling = true;
     kb.active = true;
@@ -775,6 +829,35 @@ static void undo_list_work(CPUState *cs, run_on_cpu_data data)
 
 /* ---- sampling ---- */
 
+/*
+ * The kernel's code pages, EA -> PA, as seen by this poll: a guest TLB
+ * lookup walks every entry, and a poll's samples mostly share a few pages.
+ * Forgotten at each poll; translate_one() checks the word at the PA anyway.
+ */
+#define XLATE_CACHE 64
+static struct {
+    uint32_t page;
+    uint64_t pa_page;
+    bool valid;
+} xlate_cache[XLATE_CACHE];
+
+static bool code_pa(CPUState *cs, uint32_t ea, uint64_t *pa)
+{
+    unsigned i = (ea >> 12) % XLATE_CACHE;
+
+    if (xlate_cache[i].valid && xlate_cache[i].page == (ea >> 12)) {
+        *pa = xlate_cache[i].pa_page | (ea & 0xfff);
+        return true;
+    }
+    if (!kvm_bt_translate_kernel(cs, ea, true, pa)) {
+        return false;
+    }
+    xlate_cache[i].page = ea >> 12;
+    xlate_cache[i].pa_page = *pa & ~0xfffull;
+    xlate_cache[i].valid = true;
+    return true;
+}
+
 static void note_sample(unsigned cpu, uint32_t word, uint32_t pc)
 {
     KvmBtVcpu *v = &kvm_bt_state.vcpus[cpu];
@@ -792,7 +875,7 @@ static void note_sample(unsigned cpu, uint32_t word, uint32_t pc)
     }
     if (tc_contains_ea(pc)) {
         pa = kb.tc_pa + (pc - kb.table.tc.ea);
-    } else if (!cs || !kvm_bt_translate_kernel(cs, pc, true, &pa)) {
+    } else if (!cs || !code_pa(cs, pc, &pa)) {
         return;
     }
     cls = kvm_bt_classify_insn(word);
@@ -833,7 +916,9 @@ static void drain_ring(unsigned cpu)
     }
     data = (uint8_t *)v->ring + v->ring->data_offset;
     size = v->ring->data_size;
-    head = qatomic_load_acquire(&v->ring->data_head);
+    /* 64-bit fields on a 32-bit host: plain reads with perf's barriers */
+    head = *(volatile uint64_t *)&v->ring->data_head;
+    smp_rmb();
     tail = v->ring->data_tail;
     while (tail < head) {
         struct perf_event_header hdr;
@@ -868,7 +953,8 @@ static void drain_ring(unsigned cpu)
         }
         tail += hdr.size;
     }
-    qatomic_store_release(&v->ring->data_tail, tail);
+    smp_mb();
+    *(volatile uint64_t *)&v->ring->data_tail = tail;
 }
 
 static void drain_all(void)
@@ -900,9 +986,10 @@ static void poll_cb(void *opaque)
     VerifyCtx vc = { .broken = broken };
     bool maps;
 
-    timer_mod(kb.poll, now + POLL_MS);
+    timer_mod(kb.poll, now + kb.poll_ms);
     qemu_mutex_lock(&kb.lock);
     kb.polls++;
+    memset(xlate_cache, 0, sizeof(xlate_cache));
     drain_all();
 
     maps = guest_maps_page();
@@ -922,7 +1009,8 @@ static void poll_cb(void *opaque)
                               RUN_ON_CPU_HOST_PTR((void *)kb.off_reason));
     }
 
-    if (kb.table.translated && kb.polls % VERIFY_EVERY == 0) {
+    if (kb.table.translated && now >= kb.next_verify_ms) {
+        kb.next_verify_ms = now + VERIFY_MS;
         kvm_bt_patch_foreach(&kb.table, verify_cb, &vc);
         if (broken->len) {
             async_safe_run_on_cpu(first_cpu, undo_list_work,
@@ -938,7 +1026,9 @@ static void poll_cb(void *opaque)
                 kb.translate_queued = true;
                 async_safe_run_on_cpu(first_cpu, translate_work, RUN_ON_CPU_NULL);
             }
-        } else if (++kb.tc_waits == TC_WAIT_POLLS) {
+        } else if (!kb.tc_wait_since_ms) {
+            kb.tc_wait_since_ms = now;
+        } else if (now - kb.tc_wait_since_ms > TC_WAIT_MS) {
             /* the trampoline, and so the shared page, needs the TC */
             warn_report("kvm: bt=on: the guest kernel does not map the translation cache "
                         "(guest-physical 0x%" PRIx64 ", %u KiB) executable on every vCPU; "
@@ -947,11 +1037,26 @@ static void poll_cb(void *opaque)
         }
     }
 
+    if (kb.blocked || kb.off_reason) {
+        /* nothing can be translated now: what is hot stays COUNTING, asked again later */
+        g_array_set_size(kb.hot, 0);
+    }
     /* sample while sites still become hot; then only in short windows */
-    if (++kb.quiet_polls >= SETTLE_POLLS && !kb.hot->len) {
-        sampling_set(kb.quiet_polls % WINDOW_EVERY == 0);
-    } else {
+    if (kb.hot->len || ++kb.quiet_polls < kb.settle_ms / kb.poll_ms) {
+        /* still finding hot sites: keep sampling, windows start short again */
+        kb.window_gap_ms = WINDOW_MIN_MS;
+        kb.next_window_ms = now + kb.window_gap_ms;
         sampling_set(true);
+    } else if (kb.sampling) {
+        sampling_set(false);    /* a window (or the search) found nothing new */
+    } else if (now >= kb.next_window_ms) {
+        sampling_set(true);
+        kb.window_gap_ms = MIN(kb.window_gap_ms * 2, WINDOW_MAX_MS);
+        kb.next_window_ms = now + kb.window_gap_ms;
+    }
+    /* settled: wake up only for the next window or verification */
+    if (!kb.sampling && !kb.hot->len) {
+        timer_mod(kb.poll, MIN(kb.next_window_ms, now + VERIFY_MS));
     }
     qemu_mutex_unlock(&kb.lock);
 }
@@ -966,7 +1071,7 @@ static Notifier exit_notifier = { .notify = write_stats };
 static void machine_done(Notifier *n, void *data)
 {
     kb.poll = timer_new_ms(QEMU_CLOCK_REALTIME, poll_cb, NULL);
-    timer_mod(kb.poll, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + POLL_MS);
+    timer_mod(kb.poll, qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + kb.poll_ms);
 }
 static Notifier machine_done_notifier = { .notify = machine_done };
 

@@ -450,8 +450,7 @@ void kvm_bt_tc_reserve(void *fdt, hwaddr kernel_base, hwaddr kernel_size, uint64
                        uint32_t *size_out)
 {
     const char *kernel = current_machine->kernel_filename;
-    g_autofree gchar *elf = NULL;
-    gsize len;
+    GMappedFile *elf = NULL;
     uint64_t tc = 0;
     uint32_t size = 0;
 
@@ -460,8 +459,11 @@ void kvm_bt_tc_reserve(void *fdt, hwaddr kernel_base, hwaddr kernel_size, uint64
     if (!kernel_size) {
         return;
     }
-    if (kernel && g_file_get_contents(kernel, &elf, &len, NULL)) {
-        size = kvm_bt_tc_gap((const uint8_t *)elf, len, TC_MIN_SIZE, TC_SIZE, &tc);
+    /* mapped, not read: only the ELF headers are looked at */
+    if (kernel && (elf = g_mapped_file_new(kernel, false, NULL))) {
+        size = kvm_bt_tc_gap((const uint8_t *)g_mapped_file_get_contents(elf),
+                             g_mapped_file_get_length(elf), TC_MIN_SIZE, TC_SIZE, &tc);
+        g_mapped_file_unref(elf);
     }
     if (!size) {
         tc = ROUND_UP(kernel_base + kernel_size + TC_GAP, 64 * KiB);
@@ -499,6 +501,8 @@ static void bt_reset(void *opaque)
     qatomic_inc(&bt.code_gen);
     qemu_mutex_unlock(&bt.lock);
 }
+
+static const KvmBtBackend monitor_backend;
 
 void kvm_bt_bt_init(void)
 {

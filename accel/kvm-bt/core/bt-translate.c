@@ -61,6 +61,7 @@ const KvmBtHostCaps kvm_bt_host_kvm = {
     .pid_defer = false,
     .sprg4_7_writes = false,
     .holds_async_in_tc = false,
+    .bucsr_write_ignored = true,
     /* what Linux's own PV templates change without trapping */
     .msr_page_writable = KVM_BT_MSR_EE | KVM_BT_MSR_RI,
     .write_watch = false,
@@ -508,6 +509,9 @@ static KvmBtXlatKind xlat_mtspr(Ctx *c, const PPCInsn *in)
             return none(c, "PID's private mirror is not kept by this host");
         }
         return stub(c, in, &stub_mtspr_pid);
+    }
+    if (in->spr == KVM_BT_SPR_BUCSR && c->host->bucsr_write_ignored) {
+        return inplace(c, ppc_enc_ori(0, 0, 0));    /* nop */
     }
     if (!m) {
         return none(c, "SPR not mirrored");

@@ -88,6 +88,12 @@ typedef struct KvmBtHostCaps {
      * MSR before it tests int_pending.
      */
     bool holds_async_in_tc;
+    /*
+     * The host ignores BUCSR writes (KVM e500 flushes the branch predictor
+     * on every guest exit and drops the value; reading BUCSR is not
+     * emulated at all), so mtspr BUCSR may become a nop.
+     */
+    bool bucsr_write_ignored;
     /* MSR bits a stub may change in the page without the host */
     uint32_t msr_page_writable;
     /* Guest writes to patched words reach the backend (write-watch). */
