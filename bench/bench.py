@@ -34,7 +34,10 @@ FULL_ITERS = {"null": 100000, "fork": 200, "exec": 200, "pagefault": 5120, "pipe
               "ctxsw": 2500}
 # Real KVM e500v2 on the nested host (tests/guest/nestedlib.py), and the model
 # on the very same e500v2 guests for comparison.
-REAL_KVM_MODES = [("kvm-trap", "e500v2-stock"), ("kvm-pv", "e500v2-pv")]
+# (mode, guest, inner accelerator): trap-and-emulate, the PV guest, our BT
+REAL_KVM_MODES = [("kvm-trap", "e500v2-stock", "kvm"), ("kvm-pv", "e500v2-pv", "kvm"),
+                  ("kvm-bt", "e500v2-stock", "kvm,bt=on"),
+                  ("kvm-bt-pv", "e500v2-pv", "kvm,bt=on")]
 MODEL_E500V2_MODES = [("model-trap", "kvm-bt,bt=off", "e500v2-stock"),
                       ("model-pv", "kvm-bt,bt=off,pv=on", "e500v2-pv"),
                       ("model-bt", "kvm-bt,bt=on", "e500v2-stock")]
@@ -144,8 +147,9 @@ def measure_real_kvm(iters, timeout):
     missing = nestedlib.need_pieces()
     if missing:
         return {"missing": "nested KVM rig not built (make kvm-nested): " + ", ".join(missing)}
-    runs = [nestedlib.InnerRun(name, fl, iters=iters, timeout=timeout)
-            for name, fl in REAL_KVM_MODES]
+    runs = [nestedlib.InnerRun(name, fl, accel=accel, iters=iters, timeout=timeout,
+                               stats="bt=on" in accel)
+            for name, fl, accel in REAL_KVM_MODES]
     # Per-exit path lengths vary with the host's state (its own TLB and
     # caches): three runs of the payload, reported as median and range.
     runs += [nestedlib.InnerRun(f"exitcost{i}", payload=nestedlib.EXITCOST, timeout=300)
@@ -153,9 +157,9 @@ def measure_real_kvm(iters, timeout):
     progress("real KVM: booting the nested host (" + ", ".join(r.name for r in runs) + ")")
     n = nestedlib.run_nested(runs, timeout * len(runs) + 300)
     rk = {"host": n.host, "errors": n.errors, "outer_wall_s": round(n.seconds, 1), "modes": []}
-    for name, fl in REAL_KVM_MODES:
+    for name, fl, accel in REAL_KVM_MODES:
         r = n.results.get(name)
-        m = {"mode": name, "kernel": f"vmlinux-{fl}", "accel": "kvm (inner QEMU, nested host)"}
+        m = {"mode": name, "kernel": f"vmlinux-{fl}", "accel": f"{accel} (inner QEMU, nested host)"}
         if r is None:
             m.update(ok=False, error="no run")
             rk["modes"].append(m)
@@ -167,6 +171,13 @@ def measure_real_kvm(iters, timeout):
                  phase_emulated=dict(r.phase_exits("emulated_inst_exits") or []),
                  per_op_ns={f["bench"]: int(f["per_op_ns"]) for w, f in rows if w == "RESULT"},
                  workload=g.deterministic(rows))
+        if "bt=on" in accel:
+            st = r.stats or {}
+            m["translator"] = st.get("translator")
+            m["sampling"] = {k: v for k, v in (st.get("kvm") or {}).items()
+                             if k != "kvm-counters"}
+            if m["translator"] is None:
+                m.update(ok=False, error="no kvm-bt stats file")
         rk["modes"].append(m)
     costs, errors = [], []
     for i in range(EXITCOST_RUNS):
@@ -212,7 +223,7 @@ def real_kvm_table(rk, benches):
              + " | emulated vs trap | host Minsns | boot Minsns | " + " | ".join(
                  f"{b} Minsns" for b in benches) + " |",
              "|---" * (4 + len(KVM_COUNTERS) + len(benches)) + "|"]
-    for name, _ in REAL_KVM_MODES:
+    for name, _, _ in REAL_KVM_MODES:
         m = by.get(name, {})
         if not m.get("kvm"):
             lines.append(f"| {name} (FAILED: {m.get('errors') or m.get('error')}) |")
@@ -225,6 +236,24 @@ def real_kvm_table(rk, benches):
                                           fmt(m.get("host_insns"), 1e6, 1),
                                           fmt(ph.get("boot"), 1e6, 1)]
                                        + [fmt(ph.get(b), 1e6, 1) for b in benches]) + " |")
+    bt, pv = by.get("kvm-bt", {}), by.get("kvm-pv", {})
+
+    def ratio(a, b, *path):
+        for p in path:
+            a, b = (a or {}).get(p), (b or {}).get(p)
+        return f"{a / b:.2f}x" if a and b else "-"
+
+    if bt.get("kvm"):
+        t, sm = bt.get("translator") or {}, bt.get("sampling") or {}
+        lines += ["", "kvm-bt (-accel kvm,bt=on) against the targets of issue 12: emulated "
+                  f"exits {ratio(bt, trap, 'kvm', 'emulated_inst_exits')} of kvm-trap (target "
+                  f"<= 0.3x), {ratio(bt, pv, 'kvm', 'emulated_inst_exits')} of the PV guest's "
+                  f"(target <= 1.0x); boot-to-init host instructions "
+                  f"{ratio(bt, trap, 'phase_insns', 'boot')} of kvm-trap (target <= 0.6x); whole "
+                  f"run {ratio(bt, trap, 'host_insns')}. Translated sites {t.get('translated')}, "
+                  f"refused {t.get('refused')}, dropped {t.get('dropped')}; TC slots "
+                  f"{t.get('tc_used')}/{t.get('tc_total')}; tracepoint samples "
+                  f"{sm.get('samples')} ({sm.get('samples-lost')} lost)."]
     ec = rk.get("exit_cost", {})
     if ec.get("insns_per_exit"):
         kinds = list(ec["insns_per_exit"])

@@ -32,6 +32,7 @@ SUITES = [
     ("privcount", [PY, "tests/guest/test_privcount.py"]),
     ("kvm-bt-stat", [PY, "tests/guest/test_kvm_bt_stat.py"]),
     ("kvm-nested", [PY, "tests/guest/test_kvm_nested.py"]),
+    ("kvm-bt-real", [PY, "tests/guest/test_kvm_bt_real.py"]),
     ("bench-quick", [PY, "tests/guest/test_bench_quick.py"]),
     ("cross-qemu", [PY, "tests/guest/test_cross_qemu.py"]),
 ]

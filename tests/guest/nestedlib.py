@@ -44,13 +44,14 @@ class InnerRun:
 
     def __init__(self, name, flavour="e500v2-stock", accel="kvm", iters=None,
                  extra=(), timeout=600, settle_ms=SETTLE_MS, payload=None, stats=False,
-                 qmp=()):
+                 qmp=(), user=0):
         """@flavour: a guest kernel (vmlinux-FLAVOUR, the workload's /init);
         or @payload: a bare-metal ELF on this machine to boot instead.
         @stats: accel is kvm,bt=on: its stats file comes back as RunResult.stats."""
         self.name, self.flavour, self.accel = name, flavour, accel
         self.dump = None
         self.qmp = list(qmp)    # QMP commands (JSON text) after power-off: RunResult.qmp
+        self.user = user        # a uid: the inner QEMU runs unprivileged
         if stats:
             self.dump = f"/tmp/kvmbt-{name}.json"
             self.accel += f",stats-file={self.dump}"
@@ -161,6 +162,8 @@ def build_initrd(runs, path):
                 f.write(f"dump {r.dump}\n")
             for q in r.qmp:
                 f.write(f"qmp {q}\n")
+            if r.user:
+                f.write(f"user {r.user}\n")
             for a in r.args():
                 f.write(f"arg {a}\n")
             f.write("end\n")
