@@ -314,9 +314,16 @@ static bool tracepoint_find(Error **errp)
         g_autofree char *id = NULL, *format = NULL;
         unsigned size_inst, size_emulate;
 
+        if (access(id_path, R_OK) != 0 && errno == ENOENT) {
+            continue;
+        }
         if (!g_file_get_contents(id_path, &id, NULL, NULL) ||
             !g_file_get_contents(fmt_path, &format, NULL, NULL)) {
-            continue;
+            errno = access(id_path, R_OK) ? errno : EACCES;
+            error_setg_errno(errp, errno, "no permission to sample kvm:kvm_ppc_instr: cannot "
+                             "read %s (tracefs: root, or a tracefs this user may read)",
+                             id_path);
+            return false;
         }
         kb.tp_id = atoi(id);
         if (!format_field(format, "inst", &kb.off_inst, &size_inst) ||
@@ -375,7 +382,7 @@ int kvm_bt_kvm_init(MachineState *ms, KVMState *s)
     attr.disabled = 1;
     fd = perf_open(&attr, 0);
     if (fd < 0) {
-        error_report("kvm: bt=on: cannot sample kvm:kvm_ppc_instr: %s (needs root, "
+        error_report("kvm: bt=on: no permission to sample kvm:kvm_ppc_instr: %s (needs root, "
                      "CAP_PERFMON or kernel.perf_event_paranoid=-1)", strerror(errno));
         return -errno;
     }

@@ -49,7 +49,7 @@ def main():
         # the real-KVM columns: the nested host's guests, exit costs, the model beside them
         rk = res.get("real_kvm", {})
         rkm = {m["mode"]: m for m in rk.get("modes", [])}
-        for name in ("kvm-trap", "kvm-pv"):
+        for name in ("kvm-trap", "kvm-pv", "kvm-bt", "kvm-bt-pv"):
             m = rkm.get(name, {})
             check(m.get("ok") and m["kvm"].get("emulated_inst_exits", 0) > 0
                   and m.get("host_insns", 0) > 0 and m["phase_insns"].get("boot", 0) > 0,
@@ -62,7 +62,12 @@ def main():
         check(set(costs) == {"mfmsr", "mtspr", "mfsrr0", "mtsrr0", "wrteei", "rfi", "tlbwe",
                              "syscall", "dtlb-miss"} and all(v > 0 for v in costs.values()),
               "real KVM: host instructions per exit for every kind", json.dumps(rk.get("exit_cost"))[:500])
-        check("| kvm-trap |" in md and "| kvm-pv |" in md, "Markdown has the real-KVM modes")
+        for name in ("kvm-bt", "kvm-bt-pv"):
+            t = rkm.get(name, {}).get("translator") or {}
+            check(t.get("translated", 0) > 0, f"{name}: the translator's figures are there",
+                  json.dumps(t)[:300])
+        check(all(f"| {m} |" in md for m in ("kvm-trap", "kvm-pv", "kvm-bt", "kvm-bt-pv"))
+              and "against the targets of issue 12" in md, "Markdown has the real-KVM modes")
     # runs that exceed the timeout are killed and recorded, the rest still measured
     with tempfile.TemporaryDirectory() as out:
         p = subprocess.run([sys.executable, os.path.join(g.TOP, "bench", "bench.py"), "--quick",

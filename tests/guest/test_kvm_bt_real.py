@@ -149,7 +149,7 @@ def main():
     refused(res, "bt_value", n.results.get("bad-bool"), "'bt'")
     refused(res, "machine", n.results.get("bad-machine"),
             "bt=on: machine 'mpc8544ds' is not supported")
-    refused(res, "no_perf", n.results.get("no-perf"), "cannot sample kvm:kvm_ppc_instr")
+    refused(res, "no_perf", n.results.get("no-perf"), "no permission to sample kvm:kvm_ppc_instr")
     helped = n.results.get("help")
     text = "\n".join(helped.lines) if helped else ""
     res.check("bt=" in text and "hot-threshold=" in text and "stats-file=" in text,
