@@ -7,6 +7,7 @@
 #   gen_init_cpio     Linux's initramfs packer, built for this machine
 #   vmlinux-*         the e500v2 guests, stripped, as the inner QEMU loads them
 #   exitcost.elf      bare-metal exit-cost microbenchmark (tests/conformance), for e500v2
+#   kvmbt.elf         bare-metal payload for kvm,bt=on (tests/conformance/kvmbt.c), e500v2
 # Each output is keyed by a hash of what it is made from.
 set -euo pipefail
 LOG_TAG=nested
@@ -65,14 +66,14 @@ strip_guest() {
     finish "$out" "$key"
 }
 
-# The conformance payloads' runtime around tests/conformance/exitcost.c, for
-# e500v2 (no e500mc-only instructions), as build-guests.sh builds the others.
-build_exitcost() {
-    local dir=$KVM_BT_TOP/tests/conformance out=$NESTED/exitcost.elf key
-    local srcs=("$dir/start.S" "$dir/baremetal.c" "$dir/exitcost.c")
+# A payload of tests/conformance built on the conformance runtime for e500v2
+# (no e500mc-only instructions), as build-guests.sh builds the others.
+build_e500v2_payload() {
+    local name=$1 dir=$KVM_BT_TOP/tests/conformance out=$NESTED/$1.elf key
+    local srcs=("$dir/start.S" "$dir/baremetal.c" "$dir/$1.c")
     key=$(hash_files "${srcs[@]}" "$dir/baremetal.h" "$dir/conformance.ld")
     up_to_date "$out" "$key" && return
-    log "building the exit-cost payload"
+    log "building the $name payload"
     local flags=(-mcpu=8548 -m32 -mbig-endian -msoft-float -ffreestanding -fno-builtin
                  -fno-stack-protector -nostdlib -fno-pic -mno-sdata -G0 -O2 -Wall -Wextra -Werror
                  -static -Wl,-T,"$dir/conformance.ld" -Wl,--build-id=none
@@ -82,7 +83,8 @@ build_exitcost() {
 }
 
 build_runner
-build_exitcost
+build_e500v2_payload exitcost    # host instructions per exit
+build_e500v2_payload kvmbt       # kvm,bt=on: the guest's own code and mappings win
 build_plugin
 build_gen_init_cpio
 strip_guest e500v2-stock

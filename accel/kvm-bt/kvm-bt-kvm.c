@@ -345,6 +345,7 @@ static bool tracepoint_find(Error **errp)
 
 static Notifier machine_done_notifier;
 static Notifier exit_notifier;
+static bool guest_maps_page(void);
 
 /*
  * Machine init (kvm_arch_init): refuse what cannot work, before the guest
@@ -597,7 +598,7 @@ static void map_page_work(CPUState *cs, run_on_cpu_data data)
     struct kvm_regs saved, regs;
     uint32_t tramp = kb.table.tc.ea;
     uint64_t got;
-    bool ok = false;
+    bool ok = false, refused = true;
     const char *why = "no exit at the trampoline";
 
     v->map_queued = false;
@@ -610,6 +611,12 @@ static void map_page_work(CPUState *cs, run_on_cpu_data data)
     }
     if (kvm_vcpu_ioctl(cs, KVM_GET_REGS, &saved) < 0) {
         why = "KVM_GET_REGS failed";
+        goto out;
+    }
+    /* once asked for, KVM's page cannot be withdrawn: never over the guest's own */
+    if (guest_maps_page()) {
+        why = "the guest maps 0xFFFFF000";
+        refused = false;        /* not a failure: asked again once it stops */
         goto out;
     }
     /* the trampoline must be reachable in the context we enter it in */
@@ -643,7 +650,7 @@ out:
     trace_kvm_bt_kvm_map_page(cs->cpu_index, ok, why ? why : "");
     if (ok) {
         v->page_mapped = true;
-    } else if (++v->map_failures == 3) {
+    } else if (refused && ++v->map_failures == 3) {
         warn_report("kvm: bt=on: cannot map KVM's shared page on vCPU %d (%s); "
                     "binary translation stays off", cs->cpu_index, why);
         kb.off_reason = "the shared page could not be mapped";
@@ -750,8 +757,11 @@ static void drain_all(void);
 static void translate_work(CPUState *cs, run_on_cpu_data data)
 {
     qemu_mutex_lock(&kb.lock);
+    trace_kvm_bt_kvm_translate_batch(kb.hot->len);
     /* samples taken before now refer to the code as it is now */
     drain_all();
+    /* the guest may have mapped 0xFFFFF000 since the poll looked */
+    kb.blocked = kb.blocked || guest_maps_page();
     if (!kb.blocked && !kb.off_reason) {
         for (guint i = 0; i < kb.hot->len; i++) {
             translate_one(&g_array_index(kb.hot, HotSite, i));
@@ -1003,6 +1013,8 @@ static void poll_cb(void *opaque)
     if (maps != kb.blocked) {
         kb.blocked = maps;
         trace_kvm_bt_page_blocked(-1, maps);
+        /* what was hot meanwhile could not be translated: look again */
+        kb.quiet_polls = 0;
         if (maps) {
             warn_report_once("kvm: bt=on: the guest maps 0xFFFFF000 itself; "
                              "translations are undone while it does");
@@ -1025,6 +1037,8 @@ static void poll_cb(void *opaque)
         }
     }
 
+    trace_kvm_bt_kvm_poll(kb.samples, kb.hot->len, kb.translate_queued, kb.blocked,
+                          kb.sampling);
     if (kb.hot->len && !kb.translate_queued && !kb.blocked && !kb.off_reason) {
         const HotSite *h = &g_array_index(kb.hot, HotSite, 0);
 
@@ -1061,8 +1075,12 @@ static void poll_cb(void *opaque)
         kb.window_gap_ms = MIN(kb.window_gap_ms * 2, WINDOW_MAX_MS);
         kb.next_window_ms = now + kb.window_gap_ms;
     }
-    /* settled: wake up only for the next window or verification */
-    if (!kb.sampling && !kb.hot->len) {
+    /*
+     * Settled: wake up only for the next window or verification. While the
+     * guest maps 0xFFFFF000, keep looking often: when it stops, what became
+     * hot meanwhile is to be found again at once.
+     */
+    if (!kb.sampling && !kb.hot->len && !kb.blocked) {
         timer_mod(kb.poll, MIN(kb.next_window_ms, now + VERIFY_MS));
     }
     qemu_mutex_unlock(&kb.lock);

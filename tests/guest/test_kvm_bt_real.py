@@ -55,6 +55,16 @@ def xp_words(answer):
     return [int(w, 16) for line in text.splitlines() for w in line.split(":", 1)[-1].split()]
 
 
+def payload_lines(text):
+    """A payload's PASS/FAIL lines (INFO lines differ between modes by design)."""
+    return [l.strip() for l in text.splitlines() if l.startswith(("PASS ", "FAIL "))]
+
+
+def payload_info(text):
+    return {l.split()[1].split("=")[0]: int(l.split("=")[1], 16)
+            for l in text.splitlines() if l.startswith("INFO ")}
+
+
 def tcg_rows(res, flavour):
     rc, out, _ = guestlib.run_guest(
         guestlib.qemu_args("tcg", flavour, ITERS, cpu="e500v2", extra=guestlib.ICOUNT), 300)
@@ -87,6 +97,14 @@ def main():
         res.check(False, "rig.pieces", f"missing: {missing} (make kvm-nested builds them)")
         return res.finish()
     ref = {fl: tcg_rows(res, fl) for fl in ("e500v2-stock", "e500v2-pv")}
+    payload = os.path.join(nestedlib.NESTED, "kvmbt.elf")
+    rc, out, _ = guestlib.run_guest([guestlib.QEMU, "-M", "ppce500", "-cpu", "e500v2", "-m", "256",
+                                     "-nographic", "-nodefaults", "-serial", "stdio",
+                                     "-no-reboot", "-kernel", payload], 120)
+    payload_ref = payload_lines(out)
+    res.check(rc == 0 and len(payload_ref) >= 10 and "KVMBT done passed=" in out
+              and not any(l.startswith("FAIL") for l in payload_ref), "tcg.kvmbt_payload",
+              f"rc {rc}, lines {out.splitlines()[-4:]}")
     tc_pa = tc_pa_for(os.path.join(nestedlib.NESTED, "vmlinux-e500v2-stock"))
     res.check(bool(tc_pa), "model.tc_placement", f"tc_pa {tc_pa}")
     tc_pa = tc_pa or 0
@@ -99,6 +117,11 @@ def main():
                            stats=True, qmp=[xp]),
         nestedlib.InnerRun("pv", "e500v2-pv", iters=ITERS, timeout=300),
         nestedlib.InnerRun("bt-pv", "e500v2-pv", accel=bt_accel, iters=ITERS, timeout=300,
+                           stats=True),
+        nestedlib.InnerRun("bt-smp2", "e500v2-stock", accel=bt_accel, iters=ITERS, timeout=400,
+                           stats=True, extra=["-smp", "2"]),
+        nestedlib.InnerRun("payload-trap", payload=payload, timeout=120),
+        nestedlib.InnerRun("payload-bt", payload=payload, accel=bt_accel, timeout=120,
                            stats=True),
         nestedlib.InnerRun("bad-threshold", accel="kvm,bt=on,hot-threshold=0", timeout=60),
         nestedlib.InnerRun("bad-bool", accel="kvm,bt=maybe", timeout=60),
@@ -144,6 +167,32 @@ def main():
     res.check(((pvst.get("kvm") or {}).get("pages-mapped")) == 1
               and (pvst.get("translator") or {}).get("translated", 0) > 0,
               "kvm-bt.pv.translates", f"{pvst.get('translator')}")
+
+    smp = n.results.get("bt-smp2")
+    check_same(res, "kvm-bt.smp2", smp, ref["e500v2-stock"])
+    res.check(smp is not None and ((smp.stats or {}).get("kvm") or {}).get("pages-mapped") == 2
+              and ((smp.stats or {}).get("translator") or {}).get("translated", 0) >= 100,
+              "kvm-bt.smp2.both_vcpus", f"{(smp.stats or {}).get('kvm') if smp else 'no run'}")
+
+    # the bare-metal payload: its own mapping of 0xFFFFF000 and its own words win
+    for name in ("payload-trap", "payload-bt"):
+        r = n.results.get(name)
+        text = r.output if r else ""
+        res.check(r is not None and r.ok and payload_lines(text) == payload_ref,
+                  f"kvm-bt.{name}.same_as_tcg",
+                  f"{[l for l in payload_lines(text) if l not in payload_ref][:4]}, "
+                  f"errors {r.errors if r else 'no run'}, last {text.splitlines()[-3:]}")
+    r = n.results.get("payload-bt")
+    info = payload_info(r.output) if r else {}
+    # translated after its own mapping went: the in-place site and the stub;
+    # never while the guest mapped 0xFFFFF000 itself
+    res.check(info.get("kvmbt.translated.spr") == 1 and info.get("kvmbt.translated.stub") == 1
+              and info.get("kvmbt.translated.magic") == 0, "kvm-bt.payload.translated",
+              f"INFO {info}")
+    t = n.results.get("payload-trap")
+    tinfo = payload_info(t.output) if t else {}
+    res.check(tinfo and not any(tinfo.values()), "kvm-bt.payload_trap.nothing_translated",
+              f"INFO {tinfo}")
 
     refused(res, "hot_threshold", n.results.get("bad-threshold"), "hot-threshold must be between")
     refused(res, "bt_value", n.results.get("bad-bool"), "'bt'")
