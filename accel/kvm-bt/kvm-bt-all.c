@@ -157,8 +157,9 @@ static void kvm_bt_get_hot_threshold(Object *obj, Visitor *v, const char *name,
     visit_type_int64(v, name, &value, errp);
 }
 
-static void kvm_bt_set_hot_threshold(Object *obj, Visitor *v, const char *name,
-                                     void *opaque, Error **errp)
+/* Both backends' hot-threshold and stats-file properties check their values here. */
+void kvm_bt_visit_hot_threshold(Visitor *v, const char *name, uint64_t *threshold,
+                                Error **errp)
 {
     int64_t value;
 
@@ -169,7 +170,23 @@ static void kvm_bt_set_hot_threshold(Object *obj, Visitor *v, const char *name,
         error_setg(errp, "hot-threshold must be between 1 and %" PRIu32, UINT32_MAX);
         return;
     }
-    kvm_bt_state.hot_threshold = value;
+    *threshold = value;
+}
+
+void kvm_bt_set_stats_path(char **path, const char *value, Error **errp)
+{
+    if (!*value) {
+        error_setg(errp, "stats-file must name a file");
+        return;
+    }
+    g_free(*path);
+    *path = g_strdup(value);
+}
+
+static void kvm_bt_set_hot_threshold(Object *obj, Visitor *v, const char *name,
+                                     void *opaque, Error **errp)
+{
+    kvm_bt_visit_hot_threshold(v, name, &kvm_bt_state.hot_threshold, errp);
 }
 
 static char *kvm_bt_get_stats_file(Object *obj, Error **errp)
@@ -179,12 +196,7 @@ static char *kvm_bt_get_stats_file(Object *obj, Error **errp)
 
 static void kvm_bt_set_stats_file(Object *obj, const char *value, Error **errp)
 {
-    if (!*value) {
-        error_setg(errp, "stats-file must name a file");
-        return;
-    }
-    g_free(kvm_bt_state.stats_path);
-    kvm_bt_state.stats_path = g_strdup(value);
+    kvm_bt_set_stats_path(&kvm_bt_state.stats_path, value, errp);
 }
 
 static void kvm_bt_get_exit_cost(Object *obj, Visitor *v, const char *name,

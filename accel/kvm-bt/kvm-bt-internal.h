@@ -90,6 +90,11 @@ static inline KvmBtVcpu *kvm_bt_vcpu(CPUState *cs)
     return &kvm_bt_state.vcpus[cs->cpu_index];
 }
 
+/* kvm-bt-all.c: property values both backends check the same way */
+void kvm_bt_visit_hot_threshold(Visitor *v, const char *name, uint64_t *threshold,
+                                Error **errp);
+void kvm_bt_set_stats_path(char **path, const char *value, Error **errp);
+
 /* kvm-bt-exit.c */
 int kvm_bt_vcpu_exec(CPUState *cs);
 void kvm_bt_vcpu_enable_trap(CPUState *cs);

@@ -196,16 +196,7 @@ static void get_hot_threshold(Object *obj, Visitor *v, const char *name, void *o
 static void set_hot_threshold(Object *obj, Visitor *v, const char *name, void *opaque,
                               Error **errp)
 {
-    int64_t value;
-
-    if (!visit_type_int64(v, name, &value, errp)) {
-        return;
-    }
-    if (value < 1 || value > UINT32_MAX) {
-        error_setg(errp, "hot-threshold must be between 1 and %" PRIu32, UINT32_MAX);
-        return;
-    }
-    kb.hot_threshold = value;
+    kvm_bt_visit_hot_threshold(v, name, &kb.hot_threshold, errp);
 }
 
 static void get_ms(Object *obj, Visitor *v, const char *name, void *opaque, Error **errp)
@@ -236,12 +227,7 @@ static char *get_stats_file(Object *obj, Error **errp)
 
 static void set_stats_file(Object *obj, const char *value, Error **errp)
 {
-    if (!*value) {
-        error_setg(errp, "stats-file must name a file");
-        return;
-    }
-    g_free(kb.stats_path);
-    kb.stats_path = g_strdup(value);
+    kvm_bt_set_stats_path(&kb.stats_path, value, errp);
 }
 
 void kvm_bt_kvm_class_init(ObjectClass *oc)

@@ -338,3 +338,27 @@ def need_pieces():
     """Missing rig pieces, as a list of paths."""
     want = [guestlib.QEMU, HOST_KERNEL, INNER_QEMU, RUNNER, PLUGIN, GEN_INIT_CPIO, EXITCOST]
     return [p for p in want if not os.path.exists(p)]
+
+
+def tcg_reference(res, flavour, iters):
+    """The workload rows of @flavour under -accel tcg -cpu e500v2 (-icount),
+    what every nested run of that guest must print."""
+    rc, out, _ = guestlib.run_guest(
+        guestlib.qemu_args("tcg", flavour, iters, cpu="e500v2", extra=guestlib.ICOUNT), 300)
+    rows = guestlib.parse_workload(out)
+    res.check(rc == 0 and rows and rows[-1][0] == "DONE", f"tcg.{flavour}.completes",
+              f"rc {rc}, last lines: {out.splitlines()[-3:]}")
+    return guestlib.deterministic(rows)
+
+
+def check_workload(res, name, run, ref):
+    """A nested run completed, its workload checks hold, and it printed @ref."""
+    rows = run.rows if run else []
+    res.check(run is not None and run.ok and rows and rows[-1][0] == "DONE",
+              f"{name}.completes", f"errors {run.errors if run else 'no run'}, "
+              f"last lines {run.lines[-5:] if run else []}")
+    bad = [f for what, f in rows if what == "RESULT"
+           and int(f["check"]) != guestlib.expected_check(f["bench"], int(f["iters"]))]
+    res.check(rows and not bad, f"{name}.checks", f"wrong check values: {bad}")
+    res.check(guestlib.deterministic(rows) == ref, f"{name}.same_as_tcg",
+              f"nested {guestlib.deterministic(rows)} vs tcg {ref}")

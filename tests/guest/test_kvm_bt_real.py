@@ -65,24 +65,6 @@ def payload_info(text):
             for l in text.splitlines() if l.startswith("INFO ")}
 
 
-def tcg_rows(res, flavour):
-    rc, out, _ = guestlib.run_guest(
-        guestlib.qemu_args("tcg", flavour, ITERS, cpu="e500v2", extra=guestlib.ICOUNT), 300)
-    rows = guestlib.parse_workload(out)
-    res.check(rc == 0 and rows and rows[-1][0] == "DONE", f"tcg.{flavour}.completes",
-              f"rc {rc}, last lines: {out.splitlines()[-3:]}")
-    return guestlib.deterministic(rows)
-
-
-def check_same(res, name, run, ref):
-    rows = run.rows if run else []
-    res.check(run is not None and run.ok and rows and rows[-1][0] == "DONE",
-              f"{name}.completes", f"errors {run.errors if run else 'no run'}, "
-              f"last lines {run.lines[-5:] if run else []}")
-    res.check(guestlib.deterministic(rows) == ref, f"{name}.same_as_tcg",
-              f"kvm,bt=on {guestlib.deterministic(rows)} vs tcg {ref}")
-
-
 def refused(res, name, run, needle):
     text = "\n".join(run.lines) if run else ""
     res.check(run is not None and not run.ok and needle in text, f"bad.{name}",
@@ -96,7 +78,7 @@ def main():
     if missing:
         res.check(False, "rig.pieces", f"missing: {missing} (make kvm-nested builds them)")
         return res.finish()
-    ref = {fl: tcg_rows(res, fl) for fl in ("e500v2-stock", "e500v2-pv")}
+    ref = {fl: nestedlib.tcg_reference(res, fl, ITERS) for fl in ("e500v2-stock", "e500v2-pv")}
     payload = os.path.join(nestedlib.NESTED, "kvmbt.elf")
     rc, out, _ = guestlib.run_guest([guestlib.QEMU, "-M", "ppce500", "-cpu", "e500v2", "-m", "256",
                                      "-nographic", "-nodefaults", "-serial", "stdio",
@@ -110,11 +92,14 @@ def main():
     tc_pa = tc_pa or 0
     xp = json.dumps({"execute": "human-monitor-command",
                      "arguments": {"command-line": f"xp /{2 * SLOT_WORDS}wx {tc_pa:#x}"}})
+    query = json.dumps({"execute": "query-kvm-bt", "arguments": {"top": 3}})
+    hmp = json.dumps({"execute": "human-monitor-command",
+                      "arguments": {"command-line": "info kvm-bt"}})
     bt_accel = "kvm,bt=on"
     runs = [
         nestedlib.InnerRun("trap", "e500v2-stock", iters=ITERS, timeout=300),
         nestedlib.InnerRun("bt", "e500v2-stock", accel=bt_accel, iters=ITERS, timeout=300,
-                           stats=True, qmp=[xp]),
+                           stats=True, qmp=[xp, query, hmp]),
         nestedlib.InnerRun("pv", "e500v2-pv", iters=ITERS, timeout=300),
         nestedlib.InnerRun("bt-pv", "e500v2-pv", accel=bt_accel, iters=ITERS, timeout=300,
                            stats=True),
@@ -134,8 +119,8 @@ def main():
     res.check(n.alldone is not None and not n.errors, "host.runner_finishes",
               f"errors {n.errors}, last console {n.console[-5:]}")
     trap, bt, pv, btpv = (n.results.get(k) for k in ("trap", "bt", "pv", "bt-pv"))
-    check_same(res, "kvm-bt.stock", bt, ref["e500v2-stock"])
-    check_same(res, "kvm-bt.pv", btpv, ref["e500v2-pv"])
+    nestedlib.check_workload(res, "kvm-bt.stock", bt, ref["e500v2-stock"])
+    nestedlib.check_workload(res, "kvm-bt.pv", btpv, ref["e500v2-pv"])
 
     def emu(r):
         return (r.kvm or {}).get("emulated_inst_exits", 0) if r else 0
@@ -163,13 +148,21 @@ def main():
               and words[SLOT_WORDS] == STUB_FIRST_WORD, "kvm-bt.memory.tc",
               f"TC at {tc_pa:#x}: {[hex(w) for w in words[:4]]} ... slot 1 "
               f"{[hex(w) for w in words[SLOT_WORDS:SLOT_WORDS + 2]]}")
+    q = ((bt.qmp.get(1) if bt else None) or {}).get("return", {})
+    res.check(q.get("enabled") and q.get("bt") and len(q.get("sites", [])) == 3
+              and (q.get("kvm") or {}).get("host") == "kvm"
+              and (q.get("translator") or {}).get("translated") == tr.get("translated"),
+              "kvm-bt.qmp.query", f"{json.dumps(q)[:400]}")
+    h = ((bt.qmp.get(2) if bt else None) or {}).get("return", "")
+    res.check("real KVM: sampling" in h and "emulated_inst_exits" in h and "translator:" in h,
+              "kvm-bt.hmp.info", h[:400])
     pvst = (btpv.stats or {}) if btpv else {}
     res.check(((pvst.get("kvm") or {}).get("pages-mapped")) == 1
               and (pvst.get("translator") or {}).get("translated", 0) > 0,
               "kvm-bt.pv.translates", f"{pvst.get('translator')}")
 
     smp = n.results.get("bt-smp2")
-    check_same(res, "kvm-bt.smp2", smp, ref["e500v2-stock"])
+    nestedlib.check_workload(res, "kvm-bt.smp2", smp, ref["e500v2-stock"])
     res.check(smp is not None and ((smp.stats or {}).get("kvm") or {}).get("pages-mapped") == 2
               and ((smp.stats or {}).get("translator") or {}).get("translated", 0) >= 100,
               "kvm-bt.smp2.both_vcpus", f"{(smp.stats or {}).get('kvm') if smp else 'no run'}")

@@ -21,27 +21,6 @@ ITERS = guestlib.TEST_ITERS
 OUTER_TIMEOUT = 900
 
 
-def tcg_rows(res, flavour):
-    rc, out, _ = guestlib.run_guest(
-        guestlib.qemu_args("tcg", flavour, ITERS, cpu="e500v2", extra=guestlib.ICOUNT), 300)
-    rows = guestlib.parse_workload(out)
-    res.check(rc == 0 and rows and rows[-1][0] == "DONE", f"tcg.{flavour}.completes",
-              f"rc {rc}, last lines: {out.splitlines()[-3:]}")
-    return guestlib.deterministic(rows)
-
-
-def check_workload(res, name, run, ref):
-    rows = run.rows if run else []
-    res.check(run is not None and run.ok and rows and rows[-1][0] == "DONE",
-              f"{name}.completes", f"errors {run.errors if run else 'no run'}, "
-              f"last lines {run.lines[-5:] if run else []}")
-    bad = [f for what, f in rows if what == "RESULT"
-           and int(f["check"]) != guestlib.expected_check(f["bench"], int(f["iters"]))]
-    res.check(rows and not bad, f"{name}.checks", f"wrong check values: {bad}")
-    res.check(guestlib.deterministic(rows) == ref, f"{name}.same_as_tcg",
-              f"kvm {guestlib.deterministic(rows)} vs tcg {ref}")
-
-
 def main():
     res = Results()
     missing = nestedlib.need_pieces()
@@ -49,7 +28,7 @@ def main():
         res.check(False, "rig.pieces", f"missing: {missing} (make kvm-nested builds them)")
         return res.finish()
 
-    ref = {fl: tcg_rows(res, fl) for fl in ("e500v2-stock", "e500v2-pv")}
+    ref = {fl: nestedlib.tcg_reference(res, fl, ITERS) for fl in ("e500v2-stock", "e500v2-pv")}
     runs = [
         nestedlib.InnerRun("stock", "e500v2-stock", iters=ITERS, timeout=300),
         # bad input: the inner QEMU refuses its command line at once
@@ -70,8 +49,8 @@ def main():
               f"errors {n.errors}")
 
     stock, pv = n.results.get("stock"), n.results.get("pv")
-    check_workload(res, "kvm.stock", stock, ref["e500v2-stock"])
-    check_workload(res, "kvm.pv", pv, ref["e500v2-pv"])
+    nestedlib.check_workload(res, "kvm.stock", stock, ref["e500v2-stock"])
+    nestedlib.check_workload(res, "kvm.pv", pv, ref["e500v2-pv"])
 
     emu = {k: (r.kvm or {}).get("emulated_inst_exits", 0) for k, r in (("stock", stock),
                                                                       ("pv", pv)) if r}
