@@ -402,8 +402,12 @@ int kvm_bt_kvm_init(MachineState *ms, KVMState *s)
         kvm_bt_sites_init(&kvm_bt_state.vcpus[i].sites);
     }
     qemu_mutex_init(&kb.lock);
-    /* a sample stands for sample_period exits */
-    kvm_bt_patch_init(&kb.table, DIV_ROUND_UP(kb.hot_threshold, kb.sample_period));
+    /*
+     * A sample stands for sample_period exits; never less than two samples,
+     * so that code which ran a handful of times and was sampled by chance
+     * (a CPU's bring-up, say) is not taken for hot.
+     */
+    kvm_bt_patch_init(&kb.table, MAX(2, DIV_ROUND_UP(kb.hot_threshold, kb.sample_period)));
     kb.hot = g_array_new(false, false, sizeof(HotSite));
     kb.sampling = true;
     kb.active = true;
@@ -689,6 +693,23 @@ static bool undo_cb(KvmBtPatchSite *s, void *opaque)
     return true;
 }
 
+/*
+ * Is @ea also mapped in address space 1 on some vCPU? e500 kernels run
+ * their TLB1 set-up there (Linux: switch_to_as1, loadcam_multi), and KVM
+ * maps its page for address space 0 only.
+ */
+static bool site_in_as1(uint32_t ea)
+{
+    for (unsigned i = 0; i < kb.nr_vcpus; i++) {
+        CPUState *cs = kb.vcpus[i].cs;
+
+        if (cs && kvm_bt_mapped_in_as1(cs, ea)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static void translate_one(const HotSite *h)
 {
     KvmBtPatchSite *site = kvm_bt_patch_lookup(&kb.table, h->pa);
@@ -702,6 +723,12 @@ static void translate_one(const HotSite *h)
     if (!host || ldl_be_p(host) != h->word) {
         trace_kvm_bt_skip(h->ea, h->pa, "the word changed");
         kvm_bt_patch_recount(&kb.table, h->pa);
+        return;
+    }
+    if (site_in_as1(h->ea)) {
+        /* KVM maps its page for address space 0 only: a page access there would fault */
+        kvm_bt_patch_refused(&kb.table, h->pa, "code mapped in address space 1");
+        trace_kvm_bt_refuse(h->ea, h->pa, h->word, "code mapped in address space 1");
         return;
     }
     if (kvm_bt_xlat_needs_stub(&kvm_bt_host_kvm, h->word)) {

@@ -157,6 +157,30 @@ bool kvm_bt_translate_kernel(CPUState *cs, uint64_t ea, bool ifetch, uint64_t *p
     return xlate(cs, ea, ifetch, MMU_IDX_SUPERVISOR_AS0, true, pa);
 }
 
+/*
+ * QEMU's own lookup takes the address space from the CPU's MSR, which under
+ * KVM is only a stale copy: walk the guest TLB for an address-space-1
+ * entry (any PID) instead.
+ */
+bool kvm_bt_mapped_in_as1(CPUState *cs, uint64_t ea)
+{
+    CPUPPCState *env = &POWERPC_CPU(cs)->env;
+
+    for (int tlbn = 0; tlbn < BOOKE206_MAX_TLBN; tlbn++) {
+        for (int way = 0; way < booke206_tlb_ways(env, tlbn); way++) {
+            ppcmas_tlb_t *tlb = booke206_get_tlbm(env, tlbn, ea, way);
+            hwaddr raddr;
+
+            if (tlb && (tlb->mas1 & MAS1_VALID) && (tlb->mas1 & MAS1_TS) &&
+                ppcmas_tlb_check(env, tlb, &raddr, ea,
+                                 (tlb->mas1 & MAS1_TID_MASK) >> MAS1_TID_SHIFT) >= 0) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
 void *kvm_bt_guest_ram(uint64_t pa, unsigned len, ram_addr_t *ra)
 {
     MemoryRegion *mr;

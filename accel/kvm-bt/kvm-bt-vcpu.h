@@ -31,6 +31,8 @@ bool kvm_bt_translate(CPUState *cs, uint64_t ea, bool ifetch, uint64_t *pa);
  * the guest's TLB only, whatever the vCPU is doing right now.
  */
 bool kvm_bt_translate_kernel(CPUState *cs, uint64_t ea, bool ifetch, uint64_t *pa);
+/* Does an address-space-1 entry (MSR[IS/DS] set) of the guest's TLB map @ea? */
+bool kvm_bt_mapped_in_as1(CPUState *cs, uint64_t ea);
 
 /*
  * Guest-physical RAM [pa, pa + len) as the host maps it, and its ram_addr

@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -56,7 +57,8 @@ struct run {
     char dump[256];             /* a file the inner QEMU writes: printed after it exits */
     int nqmp;
     char *qmp[8];
-    int uid;                    /* run the inner QEMU as this user (0: root) */               /* QMP commands sent after power-off, answers printed */
+    int uid;                    /* run the inner QEMU as this user (0: root) */
+    bool no_tracefs;            /* ... and without tracefs in its view */               /* QMP commands sent after power-off, answers printed */
     int argc;
     char *argv[MAX_ARGS];
 };
@@ -166,6 +168,8 @@ static int read_runs(struct run *runs, int max)
             cur->argv[cur->argc++] = INNER_QEMU;
         } else if (cur && strncmp(line, "timeout ", 8) == 0) {
             cur->timeout_s = atoi(line + 8);
+        } else if (cur && strcmp(line, "no-tracefs") == 0) {
+            cur->no_tracefs = true;
         } else if (cur && strncmp(line, "user ", 5) == 0) {
             cur->uid = atoi(line + 5);
         } else if (cur && strncmp(line, "qmp ", 4) == 0) {
@@ -442,6 +446,15 @@ static bool run_one(struct run *r)
         dup2(null, 0);
         dup2(out[1], 1);
         dup2(out[1], 2);
+        /* a host without tracefs, as this inner QEMU sees it: its own mount namespace */
+        if (r->no_tracefs &&
+            (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+             (umount2("/sys/kernel/tracing", MNT_DETACH) < 0 && errno != EINVAL) ||
+             (umount2("/sys/kernel/debug/tracing", MNT_DETACH) < 0 && errno != EINVAL &&
+              errno != ENOENT))) {
+            dprintf(2, "no-tracefs: %s\n", strerror(errno));
+            _exit(127);
+        }
         if (r->uid && (setgid(r->uid) < 0 || setuid(r->uid) < 0)) {
             dprintf(2, "setuid %d: %s\n", r->uid, strerror(errno));
             _exit(127);

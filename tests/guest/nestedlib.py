@@ -44,7 +44,7 @@ class InnerRun:
 
     def __init__(self, name, flavour="e500v2-stock", accel="kvm", iters=None,
                  extra=(), timeout=600, settle_ms=SETTLE_MS, payload=None, stats=False,
-                 qmp=(), user=0):
+                 qmp=(), user=0, no_tracefs=False):
         """@flavour: a guest kernel (vmlinux-FLAVOUR, the workload's /init);
         or @payload: a bare-metal ELF on this machine to boot instead.
         @stats: accel is kvm,bt=on: its stats file comes back as RunResult.stats."""
@@ -52,6 +52,7 @@ class InnerRun:
         self.dump = None
         self.qmp = list(qmp)    # QMP commands (JSON text) after power-off: RunResult.qmp
         self.user = user        # a uid: the inner QEMU runs unprivileged
+        self.no_tracefs = no_tracefs    # the inner QEMU sees no tracefs
         if stats:
             self.dump = f"/tmp/kvmbt-{name}.json"
             self.accel += f",stats-file={self.dump}"
@@ -164,6 +165,8 @@ def build_initrd(runs, path):
                 f.write(f"qmp {q}\n")
             if r.user:
                 f.write(f"user {r.user}\n")
+            if r.no_tracefs:
+                f.write("no-tracefs\n")
             for a in r.args():
                 f.write(f"arg {a}\n")
             f.write("end\n")

@@ -10,9 +10,9 @@ test_kvm_nested.py), test workload sizes, one nested boot:
   power-off, at the translation cache's guest-physical address, which the
   model places the same way for the same kernel;
 - the stats file's KVM counters are the ones the runner read from debugfs;
-- bad input: a bad hot-threshold, a bad bt value, another e500 board and a
-  user without perf access are each refused with one clear line; -accel
-  kvm,help lists the options.
+- bad input: a bad hot-threshold, a bad bt value, another e500 board, a
+  user without perf access and a host without tracefs are each refused with
+  one clear line; -accel kvm,help lists the options.
 """
 import json
 import os
@@ -113,6 +113,7 @@ def main():
         nestedlib.InnerRun("bad-machine", accel=bt_accel, timeout=60,
                            extra=["-M", "mpc8544ds"]),
         nestedlib.InnerRun("no-perf", accel=bt_accel, timeout=60, user=65534),
+        nestedlib.InnerRun("no-tracefs", accel=bt_accel, timeout=60, no_tracefs=True),
         nestedlib.InnerRun("help", accel="kvm,help", timeout=60),
     ]
     n = nestedlib.run_nested(runs, OUTER_TIMEOUT)
@@ -192,6 +193,8 @@ def main():
     refused(res, "machine", n.results.get("bad-machine"),
             "bt=on: machine 'mpc8544ds' is not supported")
     refused(res, "no_perf", n.results.get("no-perf"), "no permission to sample kvm:kvm_ppc_instr")
+    refused(res, "no_tracepoint", n.results.get("no-tracefs"),
+            "the host has no kvm:kvm_ppc_instr tracepoint")
     helped = n.results.get("help")
     text = "\n".join(helped.lines) if helped else ""
     res.check("bt=" in text and "hot-threshold=" in text and "stats-file=" in text,
