@@ -162,10 +162,16 @@ bool kvm_bt_reflect_interrupt(CPUState *cs, int excp)
      * A system call from user mode: the kernel translates with PID 0 from
      * here until the next pull (exact: any access that needs the PID misses,
      * and is retried with it). A kernel that sets PID 0 on entry (Linux's
-     * user-access protection) then does so without an exit.
+     * user-access protection) then does so without an exit. One that does
+     * not would only pay a pid-sync exit at its first access to user
+     * memory: the drop waits until this vCPU has seen such a write.
      */
-    v->drop_pid = !consumed && excp == POWERPC_EXCP_SYSCALL &&
-                  FIELD_EX64(POWERPC_CPU(cs)->env.msr, MSR, PR);
+    if (FIELD_EX64(POWERPC_CPU(cs)->env.msr, MSR, PR)) {
+        v->in_syscall = !consumed && excp == POWERPC_EXCP_SYSCALL;
+        v->drop_pid = v->in_syscall && v->pid_drop;
+    } else {
+        v->drop_pid = false;
+    }
     qemu_mutex_lock(&v->lock);
     v->exits[cls]++;
     qemu_mutex_unlock(&v->lock);
@@ -331,6 +337,17 @@ static void handle_exit(CPUState *cs, KvmBtVcpu *v)
     v->exits[cls]++;
     qemu_mutex_unlock(&v->lock);
 
+    if (kvm_bt_state.bt && !v->pid_drop && v->in_syscall && cls == KVM_BT_EXIT_MTSPR &&
+        ppc_spr(v->exit_word) == SPR_BOOKE_PID && !regs.gpr[(v->exit_word >> 21) & 31]) {
+        /*
+         * The kernel locks user memory away (PID 0) in a system call: from
+         * the next one on, it may do so without an exit. Context ids are
+         * never 0 (Linux keeps 0 for the kernel), so a kernel without that
+         * lock never gets here.
+         */
+        v->pid_drop = true;
+        trace_kvm_bt_pid_drop(cs->cpu_index, ea);
+    }
     if (warn) {
         warn_report("kvm-bt: cannot classify privileged instruction 0x%08" PRIx32
                     " at 0x%08" PRIx64 "; executing it as TCG would",

@@ -46,6 +46,14 @@ typedef struct KvmBtVcpu {
     bool page_stale;
     /* the interrupt being delivered enters the kernel from a user system call */
     bool drop_pid;
+    /*
+     * bt=on drops the CPU's PID at system calls from user mode only once
+     * this vCPU has seen the guest's kernel write PID 0 while handling one
+     * (Linux's user-access lock): without that, the drop only costs a
+     * pid-sync exit at the first access to user memory (kvm-bt-exit.c).
+     */
+    bool pid_drop;
+    bool in_syscall;            /* the kernel was last entered from user mode by sc */
 
     /* vCPU thread only */
     bool raw_lookup;            /* translating through the guest's own TLB only */
