@@ -60,6 +60,8 @@ typedef struct KvmBtVcpu {
     uint32_t exit_word;         /* word of the instruction that exited */
     bool step_pending;          /* exit accounted, instruction not yet run */
     bool own_exit;              /* the EXCP_INTERRUPT to come is our own exit_request */
+    bool stepping;              /* in the step's cpu_exec(): exit_request is ours */
+    bool kicked;                /* a kick came while our own exit_request hid it */
     uint64_t stub_next;         /* an exit in a stub: its PC + 4 ... */
     uint32_t stub_resume;       /* ... continues here, after the site (0: none) */
     bool tlb_op;                /* the exit may change the guest TLB ... */
