@@ -387,6 +387,37 @@ static void after_step(CPUState *cs, KvmBtVcpu *v)
  * Returning at every exit instead starves an exit-heavy vCPU under
  * round-robin: the other one keeps its whole budget each round.
  */
+/* Take @cut instructions off the budget TCG's loop gave the vCPU. */
+static void icount_cut_budget(CPUState *cs, int64_t cut)
+{
+    cs->icount_budget -= cut;
+    if (cs->icount_extra >= cut) {
+        cs->icount_extra -= cut;
+    } else {
+        cpu_neg(cs)->icount_decr.u16.low -= cut - cs->icount_extra;
+        cs->icount_extra = 0;
+    }
+}
+
+/*
+ * QEMU 7.2's round-robin loop gives each vCPU in turn a budget up to the
+ * next deadline. A vCPU that spins with interrupts off (here: in
+ * _raw_spin_lock_irq, for a lock the other vCPU holds while it sends a
+ * doorbell) uses all of it, the deadline is then due, and the next vCPU
+ * gets a budget of 0: it never runs again (QEMU 8.0 changed its loop for
+ * this livelock). A vCPU therefore takes only its share of the budget.
+ */
+static void icount_share_budget(CPUState *cs)
+{
+    unsigned n = kvm_bt_state.nr_vcpus;
+    int64_t left = cpu_neg(cs)->icount_decr.u16.low + cs->icount_extra;
+
+    if (n < 2 || replay_mode == REPLAY_MODE_PLAY || left / n == 0) {
+        return;
+    }
+    icount_cut_budget(cs, left - left / n);
+}
+
 static bool icount_deadline_due(CPUState *cs)
 {
     int64_t left = cpu_neg(cs)->icount_decr.u16.low + cs->icount_extra;
@@ -406,13 +437,7 @@ static bool icount_deadline_due(CPUState *cs)
     if (cut >= left) {
         return true;
     }
-    cs->icount_budget -= cut;
-    if (cs->icount_extra >= cut) {
-        cs->icount_extra -= cut;
-    } else {
-        cpu_neg(cs)->icount_decr.u16.low -= cut - cs->icount_extra;
-        cs->icount_extra = 0;
-    }
+    icount_cut_budget(cs, cut);
     return false;
 }
 
@@ -522,6 +547,9 @@ int kvm_bt_vcpu_exec(CPUState *cs)
     int r;
 
     v->own_exit = false;
+    if (icount_enabled()) {
+        icount_share_budget(cs);
+    }
     if (v->step_pending) {
         r = step_privileged(cs, v);
         v->own_exit = false;
