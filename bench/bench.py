@@ -7,6 +7,12 @@ alternative) and plain runs for host wall time (median and spread). A mode
 the accelerator does not offer yet is reported as missing, never faked; a
 run that fails or hangs is killed at a timeout and recorded as failed.
 
+Then the neutrality matrix (issue 13): the stock kernel, the stock kernel
+with nosmap and the PV kernel, each at -smp 1, -smp 2 MTTCG and -smp 2
+round-robin, under tcg, bt=off and bt=on, with the workload's extra lines
+on: guest-measured time per line from interleaved plain runs (median,
+spread), bt/trap ratios, stalls, and -icount exits per kernel.
+
 Writes results.json, results.csv, results.md, sites.md and exits.png to the
 results folder and prints the table. See docs/kvm-bt-bench.rst.
 """
@@ -44,6 +50,28 @@ MODEL_E500V2_MODES = [("model-trap", "kvm-bt,bt=off", "e500v2-stock"),
 KVM_COUNTERS = ["emulated_inst_exits", "syscall_exits", "dtlb_real_miss_exits",
                 "itlb_real_miss_exits", "dtlb_virt_miss_exits", "itlb_virt_miss_exits",
                 "dec_exits", "mmio_exits", "dsi_exits", "isi_exits", "signal_exits"]
+# The neutrality matrix (issue 13): bt=on must never be slower than bt=off.
+# Kernels: name, guest kernel, extra kernel parameters, -accel suffix under
+# kvm-bt (the PV kernel gets its paravirtual interface in both modes).
+MATRIX_KERNELS = [("stock", "stock", (), ""),
+                  ("nosmap", "stock", ("nosmap",), ""),
+                  ("pv", "pv", (), ",pv=on")]
+MATRIX_SMP = [("smp1", 1, ""), ("smp2-mttcg", 2, ",thread=multi"), ("smp2-rr", 2, ",thread=single")]
+MATRIX_ACCELS = [("tcg", "tcg"), ("trap", "kvm-bt,bt=off"), ("bt", "kvm-bt,bt=on")]
+# Sized so that one run is a few seconds of guest time under bt=off.
+# (-smp 2 MTTCG: a pipe round trip or a yield round across vCPUs takes
+# ~5-8 ms under tcg as under kvm-bt on this host)
+MATRIX_ITERS = {"null": 10000, "fork": 50, "exec": 50, "pagefault": 1024, "pipe": 500,
+                "ctxsw": 200, "signal": 3000, "fileio": 2000, "poll": 5000, "yield": 500,
+                "mmap": 1000}
+MATRIX_QUICK_ITERS = {**g.TEST_ITERS, "signal": 200, "fileio": 200, "poll": 500, "yield": 100,
+                      "mmap": 100}
+# Under round-robin a vCPU spinning in sched_yield() runs until the 100 ms
+# time-slice kick before the other vCPU gets its turn: one round of the
+# yield ping-pong takes a slice.
+MATRIX_RR_ITERS = {"yield": 20}
+MATRIX_BENCHES = g.BENCHES + g.EXTRA_BENCHES
+STALL_FACTOR = 5        # a line this many times its configuration's median is a stall
 EXITCOST_RUNS = 3
 DEFAULT_COST = 400
 ALT_COST = 1000
@@ -68,7 +96,7 @@ def availability(accel, kernel):
     return None
 
 
-def one_run(accel, flavour, iters, timeout, icount_cost=None, cpu="e500mc"):
+def one_run(accel, flavour, iters, timeout, icount_cost=None, cpu="e500mc", smp=1, append=()):
     """One guest run; returns a dict with ok, wall, workload rows, stats."""
     with tempfile.TemporaryDirectory() as tmp:
         extra = []
@@ -80,8 +108,8 @@ def one_run(accel, flavour, iters, timeout, icount_cost=None, cpu="e500mc"):
             extra = ["-icount", ICOUNT, "-seed", "1"]   # see guestlib.ICOUNT
             if accel.startswith("kvm-bt"):
                 acc += f",exit-cost-ns={icount_cost}"
-        rc, out, secs = g.run_guest(g.qemu_args(acc, flavour, iters, cpu=cpu, extra=extra),
-                                    timeout)
+        rc, out, secs = g.run_guest(g.qemu_args(acc, flavour, iters, smp, cpu=cpu, extra=extra,
+                                                append=append), timeout)
         rows = g.parse_workload(out)
         res = {"ok": rc == 0 and any(w == "DONE" for w, _ in rows), "exit_code": rc,
                "wall_s": secs}
@@ -120,6 +148,128 @@ def measure(name, accel, flavour, iters, runs, timeout):
                      "max_s": max(walls), "runs_s": walls}
     m["ok"] = m["icount"]["ok"] and m["icount_alt"]["ok"] and bool(walls)
     return m
+
+
+def matrix_configs():
+    """(kernel, smp, accel name, -accel, flavour, append, smp count) of every cell."""
+    for kname, flavour, append, kv_suffix in MATRIX_KERNELS:
+        for sname, smp, thread in MATRIX_SMP:
+            for aname, accel in MATRIX_ACCELS:
+                acc = accel + (kv_suffix if accel.startswith("kvm-bt") else "")
+                if smp > 1:
+                    acc += thread
+                yield kname, sname, aname, acc, flavour, append, smp
+
+
+def spread_of(vals):
+    return {"median": statistics.median(vals), "min": min(vals), "max": max(vals), "runs": vals}
+
+
+def measure_matrix(iters, runs, timeout, icount_iters):
+    """The neutrality matrix: plain runs, interleaved (run r of every cell
+    before run r + 1 of any), guest-measured time per line; and -icount runs
+    at -smp 1 for the exits of bt=on against bt=off per kernel."""
+    cells = {}
+    for r in range(runs):
+        for kname, sname, aname, acc, flavour, append, smp in matrix_configs():
+            key = f"{kname}/{sname}/{aname}"
+            progress(f"matrix {key}: plain run {r + 1}/{runs} (load {os.getloadavg()[0]:.2f})")
+            load = os.getloadavg()[0]
+            cell_iters = {**iters, **MATRIX_RR_ITERS} if "thread=single" in acc else iters
+            res = one_run(acc, flavour, cell_iters, timeout, smp=smp, append=append)
+            c = cells.setdefault(key, {"kernel": kname, "smp": sname, "accel": aname,
+                                       "qemu_accel": acc, "append": list(append), "runs": []})
+            c["runs"].append({"ok": res["ok"], "wall_s": round(res["wall_s"], 2), "load": load,
+                              "per_op_ns": res.get("per_op_ns"), "error": res.get("error"),
+                              "tail": res.get("tail")})
+    stalls, slower = [], []
+    for key, c in cells.items():
+        good = [x for x in c["runs"] if x["ok"]]
+        c["ok"] = len(good) == len(c["runs"])
+        c["lines"] = {}
+        for b in MATRIX_BENCHES:
+            vals = [x["per_op_ns"][b] for x in good if b in x["per_op_ns"]]
+            if vals:
+                c["lines"][b] = spread_of(vals)
+                med = c["lines"][b]["median"]
+                if any(v > STALL_FACTOR * med for v in vals):
+                    stalls.append(f"{key} {b}: {vals}")
+        walls = [x["wall_s"] for x in good]
+        if walls:
+            c["wall"] = spread_of(walls)
+    for kname, _, _, _ in MATRIX_KERNELS:
+        for sname, _, _ in MATRIX_SMP:
+            trap = cells.get(f"{kname}/{sname}/trap", {}).get("lines", {})
+            bt = cells.get(f"{kname}/{sname}/bt", {}).get("lines", {})
+            for b in MATRIX_BENCHES:
+                if b in trap and b in bt:
+                    # slower beyond what the two spreads allow
+                    if bt[b]["median"] > trap[b]["median"] and bt[b]["min"] > trap[b]["max"]:
+                        slower.append(f"{kname}/{sname} {b}: bt {bt[b]['median'] / 1e3:.1f} us vs "
+                                      f"trap {trap[b]['median'] / 1e3:.1f} us")
+    icount = {}
+    for kname, flavour, append, kv_suffix in MATRIX_KERNELS:
+        for aname, accel in MATRIX_ACCELS[1:]:
+            progress(f"matrix {kname}/{aname}: -icount run, exit cost {DEFAULT_COST} ns")
+            res = one_run(accel + kv_suffix, flavour, icount_iters, timeout, DEFAULT_COST,
+                          append=append)
+            ex = (res.get("stats") or {}).get("exits") or {}
+            icount[f"{kname}/{aname}"] = {
+                "ok": res["ok"], "error": res.get("error"), "total": ex.get("total"),
+                "pid_sync": (ex.get("by_class") or {}).get("pid-sync", 0),
+                "syscall": (ex.get("by_class") or {}).get("syscall", 0),
+                "pid_drop": [v.get("pid_drop") for v in (res.get("stats") or {}).get("vcpus", [])]}
+    for kname, _, _, _ in MATRIX_KERNELS:
+        t, b = icount.get(f"{kname}/trap", {}), icount.get(f"{kname}/bt", {})
+        if t.get("total") and b.get("total"):
+            b["vs_trap"] = round(b["total"] / t["total"], 4)
+    ok = all(c["ok"] for c in cells.values()) and all(x["ok"] for x in icount.values())
+    return {"iters": iters, "runs": runs, "icount_iters": icount_iters, "cells": cells,
+            "icount": icount, "stalls": stalls, "bt_slower": slower, "ok": ok,
+            "load": {"start": cells and next(iter(cells.values()))["runs"][0]["load"],
+                     "max": max((x["load"] for c in cells.values() for x in c["runs"]), default=None)}}
+
+
+def matrix_table(mx):
+    """Markdown for the neutrality matrix."""
+    lines = ["", "## Neutrality matrix", "",
+             f"Plain runs (no -icount), {mx['runs']} per cell, interleaved; guest-measured "
+             "time per operation in us, median (min-max); bt/trap is the ratio of medians. "
+             f"Host load average during the runs: {mx['load']['start']:.2f} at the start, "
+             f"{mx['load']['max']:.2f} at most.", ""]
+    cells = mx["cells"]
+    for kname, _, _, _ in MATRIX_KERNELS:
+        for sname, _, _ in MATRIX_SMP:
+            get = lambda a: cells.get(f"{kname}/{sname}/{a}", {})
+            lines += [f"### {kname}, {sname}", "",
+                      "| line | tcg us | trap us | bt us | bt/trap |", "|---|---|---|---|---|"]
+            for b in MATRIX_BENCHES:
+                vals = []
+                for a in ("tcg", "trap", "bt"):
+                    ln = get(a).get("lines", {}).get(b)
+                    vals.append(f"{ln['median'] / 1e3:.2f} ({ln['min'] / 1e3:.2f}-"
+                                f"{ln['max'] / 1e3:.2f})" if ln else "FAILED" if not get(a).get("ok")
+                                else "-")
+                t, bt = (get(a).get("lines", {}).get(b) for a in ("trap", "bt"))
+                ratio = f"{bt['median'] / t['median']:.2f}" if t and bt and t["median"] else "-"
+                lines.append(f"| {b} | " + " | ".join(vals) + f" | {ratio} |")
+            walls = [get(a).get("wall") for a in ("tcg", "trap", "bt")]
+            lines.append("| wall s | " + " | ".join(f"{w['median']:.2f} ({w['min']:.2f}-{w['max']:.2f})"
+                                                   if w else "-" for w in walls) + " | |")
+            lines.append("")
+    lines += ["Exits under -icount (-smp 1, default exit cost):", "",
+              "| kernel | trap exits | bt exits | bt/trap | bt pid-sync | bt syscall | bt PID drop |",
+              "|---|---|---|---|---|---|---|"]
+    for kname, _, _, _ in MATRIX_KERNELS:
+        t, b = mx["icount"].get(f"{kname}/trap", {}), mx["icount"].get(f"{kname}/bt", {})
+        lines.append(f"| {kname} | {t.get('total') or 'FAILED'} | {b.get('total') or 'FAILED'} | "
+                     f"{b.get('vs_trap', '-')} | {b.get('pid_sync', '-')} | {b.get('syscall', '-')} | "
+                     f"{b.get('pid_drop', '-')} |")
+    lines += ["", "bt=on slower than bt=off beyond the spread: " +
+              ("; ".join(mx["bt_slower"]) or "none"),
+              "", f"Stalls (a line over {STALL_FACTOR}x its cell's median): " +
+              ("; ".join(mx["stalls"]) or "none")]
+    return lines
 
 
 def exit_costs(phases):
@@ -312,6 +462,10 @@ def write_outputs(out, results, benches):
         return cur
 
     rows = []
+    for key, c in (results.get("matrix") or {}).get("cells", {}).items():
+        for b, ln in c.get("lines", {}).items():
+            rows.append({"mode": "matrix/" + key, "metric": f"{b}_per_op_ns_median",
+                         "value": ln["median"]})
     for m in results["modes"]:
         if m.get("missing"):
             rows.append({"mode": m["mode"], "metric": "status", "value": "missing: " + m["missing"]})
@@ -375,6 +529,8 @@ def write_outputs(out, results, benches):
             for m in results["modes"]) + " |")
     if "real_kvm" in results:
         lines += real_kvm_table(results["real_kvm"], benches)
+    if "matrix" in results:
+        lines += matrix_table(results["matrix"])
     table = "\n".join(lines) + "\n"
     with open(os.path.join(out, "results.md"), "w") as f:
         f.write(table)
@@ -440,6 +596,11 @@ def main():
     ap.add_argument("--timeout", type=int, default=900, help="seconds before a run is killed")
     ap.add_argument("--no-real-kvm", action="store_true",
                     help="skip the nested real-KVM columns (kvm-trap, kvm-pv)")
+    ap.add_argument("--no-matrix", action="store_true", help="skip the neutrality matrix")
+    ap.add_argument("--matrix-only", action="store_true",
+                    help="only the neutrality matrix (no modes, no real KVM)")
+    ap.add_argument("--matrix-runs", type=int,
+                    help="plain runs per matrix cell (default 3, quick 1)")
     args = ap.parse_args()
     iters = g.TEST_ITERS if args.quick else FULL_ITERS
     runs = args.runs or (1 if args.quick else 3)
@@ -447,7 +608,7 @@ def main():
     results = {"when": time.strftime("%Y-%m-%d %H:%M:%S"), "quick": args.quick, "iters": iters,
                "runs": runs, "icount": ICOUNT, "exit_cost_ns": DEFAULT_COST,
                "alt_exit_cost_ns": ALT_COST, "modes": []}
-    for name, accel, flavour in MODES:
+    for name, accel, flavour in ([] if args.matrix_only else MODES):
         try:
             kernel = g.kernel(flavour)
         except FileNotFoundError as e:
@@ -459,8 +620,12 @@ def main():
             results["modes"].append({"mode": name, "accel": accel, "missing": why})
             continue
         results["modes"].append(measure(name, accel, flavour, iters, runs, args.timeout))
-    if not args.no_real_kvm:
+    if not args.no_real_kvm and not args.matrix_only:
         results["real_kvm"] = measure_real_kvm(iters, args.timeout)
+    if not args.no_matrix:
+        results["matrix"] = measure_matrix(MATRIX_QUICK_ITERS if args.quick else MATRIX_ITERS,
+                                           args.matrix_runs or (1 if args.quick else 3),
+                                           args.timeout, iters)
     table = write_outputs(args.out, results, g.BENCHES)
     print("\n" + table)
     print(f"results in {args.out}: results.json results.csv results.md sites.md exits.png")
@@ -468,6 +633,8 @@ def main():
     rk = results.get("real_kvm", {})
     if rk and not rk.get("missing") and not rk["ok"]:
         failed.append("real-kvm")
+    if "matrix" in results and not results["matrix"]["ok"]:
+        failed.append("matrix")
     if failed:
         print("failed modes: " + ", ".join(failed))
         return 1

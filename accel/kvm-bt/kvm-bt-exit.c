@@ -21,6 +21,7 @@
 #include "hw/core/cpu.h"
 #include "sysemu/cpu-timers.h"
 #include "sysemu/cpus.h"
+#include "sysemu/replay.h"
 #include "sysemu/tcg.h"
 #include "qemu/seqlock.h"
 #include "softmmu/timers-state.h"
@@ -69,8 +70,8 @@ int64_t kvm_bt_exit_cost_ns(void)
  * its bias). Depending only on the exit, not on how TCG split the vCPU's
  * instruction budget, keeps it deterministic and replayable. The seqlock is
  * global but icount runs all vCPUs in one thread, so it never contends; the
- * vCPU returns to TCG's loop after every exit (must_return), which then fires
- * any timer whose deadline the jump passed.
+ * jump brings the next deadline closer, so after the step the budget is cut
+ * to it (icount_deadline_due), and TCG's loop fires the timer once it is due.
  */
 static void charge_exit_cost(void)
 {
@@ -162,10 +163,16 @@ bool kvm_bt_reflect_interrupt(CPUState *cs, int excp)
      * A system call from user mode: the kernel translates with PID 0 from
      * here until the next pull (exact: any access that needs the PID misses,
      * and is retried with it). A kernel that sets PID 0 on entry (Linux's
-     * user-access protection) then does so without an exit.
+     * user-access protection) then does so without an exit. One that does
+     * not would only pay a pid-sync exit at its first access to user
+     * memory: the drop waits until this vCPU has seen such a write.
      */
-    v->drop_pid = !consumed && excp == POWERPC_EXCP_SYSCALL &&
-                  FIELD_EX64(POWERPC_CPU(cs)->env.msr, MSR, PR);
+    if (FIELD_EX64(POWERPC_CPU(cs)->env.msr, MSR, PR)) {
+        v->in_syscall = !consumed && excp == POWERPC_EXCP_SYSCALL;
+        v->drop_pid = v->in_syscall && v->pid_drop;
+    } else {
+        v->drop_pid = false;
+    }
     qemu_mutex_lock(&v->lock);
     v->exits[cls]++;
     qemu_mutex_unlock(&v->lock);
@@ -177,7 +184,9 @@ bool kvm_bt_reflect_interrupt(CPUState *cs, int excp)
      * monitor would); then cpu_exec() must come back to our loop.
      */
     v->own_exit = true;
-    qatomic_set(&cs->exit_request, 1);
+    if (qatomic_xchg(&cs->exit_request, 1) && !v->stepping) {
+        v->kicked = true;   /* not the step's own request */
+    }
     return consumed;
 }
 
@@ -331,6 +340,17 @@ static void handle_exit(CPUState *cs, KvmBtVcpu *v)
     v->exits[cls]++;
     qemu_mutex_unlock(&v->lock);
 
+    if (kvm_bt_state.bt && !v->pid_drop && v->in_syscall && cls == KVM_BT_EXIT_MTSPR &&
+        ppc_spr(v->exit_word) == SPR_BOOKE_PID && !regs.gpr[(v->exit_word >> 21) & 31]) {
+        /*
+         * The kernel locks user memory away (PID 0) in a system call: from
+         * the next one on, it may do so without an exit. Context ids are
+         * never 0 (Linux keeps 0 for the kernel), so a kernel without that
+         * lock never gets here.
+         */
+        v->pid_drop = true;
+        trace_kvm_bt_pid_drop(cs->cpu_index, ea);
+    }
     if (warn) {
         warn_report("kvm-bt: cannot classify privileged instruction 0x%08" PRIx32
                     " at 0x%08" PRIx64 "; executing it as TCG would",
@@ -360,18 +380,83 @@ static void after_step(CPUState *cs, KvmBtVcpu *v)
 }
 
 /*
- * Something outside may want this vCPU back in the generic loop. Our own
- * exit_request (step, reflection) is indistinguishable from a kick that
- * arrived meanwhile, so look at what kicks are for: stop, queued work, halt,
- * and another vCPU waiting in start_exclusive() for this one to leave
- * cpu_exec (bt=on patches guest code from such safe work).
- * Under icount a kick also means "the timer deadline moved: recompute the
- * budget", which leaves no trace but the kick itself, so we always return.
+ * Under icount the generic loop gives the vCPU a budget that ends at the
+ * next virtual-clock deadline. An exit may bring that deadline closer (a
+ * timer the step armed, the exit's own cost): cut the budget to it here,
+ * as the loop would on its next round, and return only once it is due.
+ * Returning at every exit instead starves an exit-heavy vCPU under
+ * round-robin: the other one keeps its whole budget each round.
  */
-static bool must_return(CPUState *cs)
+/* Take @cut instructions off the budget TCG's loop gave the vCPU. */
+static void icount_cut_budget(CPUState *cs, int64_t cut)
 {
-    return icount_enabled() || qatomic_read(&cs->stop) || !cpu_work_list_empty(cs) ||
-           cs->halted || qatomic_read(&cs->has_waiter);
+    cs->icount_budget -= cut;
+    if (cs->icount_extra >= cut) {
+        cs->icount_extra -= cut;
+    } else {
+        cpu_neg(cs)->icount_decr.u16.low -= cut - cs->icount_extra;
+        cs->icount_extra = 0;
+    }
+}
+
+/*
+ * QEMU 7.2's round-robin loop gives each vCPU in turn a budget up to the
+ * next deadline. A vCPU that spins with interrupts off (here: in
+ * _raw_spin_lock_irq, for a lock the other vCPU holds while it sends a
+ * doorbell) uses all of it, the deadline is then due, and the next vCPU
+ * gets a budget of 0: it never runs again (QEMU 8.0 changed its loop for
+ * this livelock). A vCPU therefore takes only its share of the budget.
+ */
+static void icount_share_budget(CPUState *cs)
+{
+    unsigned n = kvm_bt_state.nr_vcpus;
+    int64_t left = cpu_neg(cs)->icount_decr.u16.low + cs->icount_extra;
+
+    if (n < 2 || replay_mode == REPLAY_MODE_PLAY || left / n == 0) {
+        return;
+    }
+    icount_cut_budget(cs, left - left / n);
+}
+
+static bool icount_deadline_due(CPUState *cs)
+{
+    int64_t left = cpu_neg(cs)->icount_decr.u16.low + cs->icount_extra;
+    int64_t deadline, cut;
+
+    if (replay_mode == REPLAY_MODE_PLAY) {
+        return false;       /* the replay log alone decides the budget */
+    }
+    deadline = qemu_clock_deadline_ns_all(QEMU_CLOCK_VIRTUAL, QEMU_TIMER_ATTR_ALL);
+    if (deadline < 0 || deadline > INT32_MAX) {
+        return false;
+    }
+    cut = left - icount_round(deadline);
+    if (cut <= 0) {
+        return false;
+    }
+    if (cut >= left) {
+        return true;
+    }
+    icount_cut_budget(cs, cut);
+    return false;
+}
+
+/*
+ * Something outside may want this vCPU back in the generic loop. Our own
+ * exit_request (step, reflection) hides a kick that arrives while it is
+ * set, so look at what kicks are for: stop, queued work, halt, another
+ * vCPU waiting in start_exclusive() for this one to leave cpu_exec (bt=on
+ * patches guest code from such safe work), the round-robin time slice (a
+ * kick seen before ours was set, or after cpu_exec took ours), and under
+ * icount a timer deadline.
+ */
+static bool must_return(CPUState *cs, KvmBtVcpu *v)
+{
+    bool kicked = v->kicked || qatomic_read(&cs->exit_request);
+
+    v->kicked = false;
+    return kicked || qatomic_read(&cs->stop) || !cpu_work_list_empty(cs) || cs->halted ||
+           qatomic_read(&cs->has_waiter) || (icount_enabled() && icount_deadline_due(cs));
 }
 
 /*
@@ -424,8 +509,10 @@ static int step_privileged(CPUState *cs, KvmBtVcpu *v)
         v->in_run = words > 1;
         cs->cflags_next_tb = (curr_cflags(cs) & ~CF_COUNT_MASK) | n |
                              CF_NOIRQ | CF_NO_GOTO_TB | CF_NO_GOTO_PTR;
-        qatomic_set(&cs->exit_request, 1);
+        v->kicked |= qatomic_xchg(&cs->exit_request, 1);
+        v->stepping = true;
         r = cpu_exec(cs);
+        v->stepping = false;
         v->in_run = false;
         set_trap(env, true);
         if (words == 1) {
@@ -460,10 +547,13 @@ int kvm_bt_vcpu_exec(CPUState *cs)
     int r;
 
     v->own_exit = false;
+    if (icount_enabled()) {
+        icount_share_budget(cs);
+    }
     if (v->step_pending) {
         r = step_privileged(cs, v);
         v->own_exit = false;
-        if (r != EXCP_INTERRUPT || v->step_pending || must_return(cs)) {
+        if (r != EXCP_INTERRUPT || v->step_pending || must_return(cs, v)) {
             return r;
         }
     }
@@ -479,7 +569,7 @@ int kvm_bt_vcpu_exec(CPUState *cs)
             return r;
         }
         v->own_exit = false;
-        if (must_return(cs)) {
+        if (must_return(cs, v)) {
             return r;
         }
     }

@@ -48,12 +48,22 @@ typedef struct KvmBtVcpu {
     bool page_stale;
     /* the interrupt being delivered enters the kernel from a user system call */
     bool drop_pid;
+    /*
+     * bt=on drops the CPU's PID at system calls from user mode only once
+     * this vCPU has seen the guest's kernel write PID 0 while handling one
+     * (Linux's user-access lock): without that, the drop only costs a
+     * pid-sync exit at the first access to user memory (kvm-bt-exit.c).
+     */
+    bool pid_drop;
+    bool in_syscall;            /* the kernel was last entered from user mode by sc */
 
     /* vCPU thread only */
     bool raw_lookup;            /* translating through the guest's own TLB only */
     uint32_t exit_word;         /* word of the instruction that exited */
     bool step_pending;          /* exit accounted, instruction not yet run */
     bool own_exit;              /* the EXCP_INTERRUPT to come is our own exit_request */
+    bool stepping;              /* in the step's cpu_exec(): exit_request is ours */
+    bool kicked;                /* a kick came while our own exit_request hid it */
     uint64_t stub_next;         /* an exit in a stub: its PC + 4 ... */
     uint32_t stub_resume;       /* ... continues here, after the site (0: none) */
     bool tlb_op;                /* the exit may change the guest TLB ... */

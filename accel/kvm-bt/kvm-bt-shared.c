@@ -70,6 +70,9 @@ static void shared_reset(void *opaque)
         s->vcpus[i].pv_mapped = false;
         s->vcpus[i].cpu_owns_state = false;
         s->vcpus[i].page_stale = true;
+        /* the next kernel may lock user memory differently */
+        s->vcpus[i].pid_drop = false;
+        s->vcpus[i].in_syscall = false;
     }
 }
 

@@ -388,8 +388,11 @@ void kvm_bt_stats_write_file(void)
     json_classes(out, snap.total);
     g_string_append(out, "},\n  \"vcpus\": [");
     for (unsigned c = 0; c < kvm_bt_state.nr_vcpus; c++) {
-        g_string_append_printf(out, "%s\n    {\"cpu\": %u, \"total\": %" PRIu64 ", \"by_class\": ",
-                               c ? "," : "", c, sum(snap.exits[c], true, true));
+        bool drop = qatomic_read(&kvm_bt_state.vcpus[c].pid_drop);
+
+        g_string_append_printf(out, "%s\n    {\"cpu\": %u, \"pid_drop\": %s, "
+                               "\"total\": %" PRIu64 ", \"by_class\": ", c ? "," : "", c,
+                               drop ? "true" : "false", sum(snap.exits[c], true, true));
         json_classes(out, snap.exits[c]);
         g_string_append(out, "}");
     }

@@ -11,15 +11,21 @@
  * different accelerators must print the same lines once timings are removed.
  *
  * Repetition counts come from the kernel command line: wl.<name>=N (e.g.
- * wl.null=100000); 0 skips that benchmark. Before each phase the program executes "xori r0,r0,0", a
+ * wl.null=100000); 0 skips that benchmark. The lines after ctxsw (signal,
+ * fileio, poll, yield, mmap) default to 0, so the default workload and every
+ * count measured on it stay as they were; the neutrality matrix of
+ * bench/bench.py turns them on. Before each phase the program executes "xori r0,r0,0", a
  * no-op the privcount TCG plugin uses as a phase marker. wl.settle_ms=N makes it drain
  * the console and sleep N ms after each line, so that an observer outside the
  * guest (the nested KVM rig) can read counters at a quiet line boundary.
  *
  * Run as "/init --exit" it exits at once: the fork+exec benchmark's child.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -206,6 +212,154 @@ static uint64_t bench_ctxsw(long iters, uint64_t *check)
     return token_ring(4, iters, check);
 }
 
+static volatile sig_atomic_t caught;
+
+static void on_usr1(int sig)
+{
+    caught += sig == SIGUSR1;
+}
+
+/* Signal round trip: kill() to ourselves, the handler, sigreturn. */
+static uint64_t bench_signal(long iters, uint64_t *check)
+{
+    struct sigaction sa = { .sa_handler = on_usr1 };
+    pid_t self = getpid();
+
+    if (sigaction(SIGUSR1, &sa, NULL) < 0) {
+        fail("sigaction");
+    }
+    caught = 0;
+    for (long i = 0; i < iters; i++) {
+        if (kill(self, SIGUSR1) < 0) {
+            fail("kill");
+        }
+    }
+    *check = caught;
+    signal(SIGUSR1, SIG_DFL);
+    return 0;
+}
+
+/* 4 KiB pwrite and pread of one file on tmpfs. */
+static uint64_t bench_fileio(long iters, uint64_t *check)
+{
+    static char buf[4096];
+    int fd;
+
+    mkdir("/tmpfs", 0755);
+    if (mount("tmpfs", "/tmpfs", "tmpfs", 0, "size=1m") < 0) {
+        fail("mount tmpfs");
+    }
+    fd = open("/tmpfs/f", O_RDWR | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) {
+        fail("open");
+    }
+    for (long i = 0; i < iters; i++) {
+        buf[0] = (char)i;
+        if (pwrite(fd, buf, sizeof(buf), 0) != sizeof(buf) ||
+            pread(fd, buf, sizeof(buf), 0) != sizeof(buf)) {
+            fail("pwrite/pread");
+        }
+        *check += (unsigned char)buf[0];
+    }
+    close(fd);
+    unlink("/tmpfs/f");
+    umount("/tmpfs");
+    return 0;
+}
+
+/* poll() on a pipe that holds a byte: readable at once. */
+static uint64_t bench_poll(long iters, uint64_t *check)
+{
+    int fds[2];
+    struct pollfd pfd;
+
+    if (pipe(fds) < 0 || write(fds[1], "x", 1) != 1) {
+        fail("pipe");
+    }
+    pfd = (struct pollfd){ .fd = fds[0], .events = POLLIN };
+    for (long i = 0; i < iters; i++) {
+        if (poll(&pfd, 1, 0) != 1) {
+            fail("poll");
+        }
+        *check += !!(pfd.revents & POLLIN);
+    }
+    close(fds[0]);
+    close(fds[1]);
+    return 0;
+}
+
+static void pin(int cpu)
+{
+    cpu_set_t set;
+
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    /* one vCPU: both stay where they are */
+    if (sysconf(_SC_NPROCESSORS_ONLN) > 1 && sched_setaffinity(0, sizeof(set), &set) < 0) {
+        fail("sched_setaffinity");
+    }
+}
+
+/*
+ * Two processes, on different vCPUs when there are two, take turns through
+ * a shared word, each calling sched_yield() while it waits.
+ */
+static uint64_t bench_yield(long iters, uint64_t *check)
+{
+    volatile long *turn = mmap(NULL, sizeof(long), PROT_READ | PROT_WRITE,
+                               MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    pid_t pid;
+
+    if (turn == MAP_FAILED) {
+        fail("mmap");
+    }
+    *turn = 0;
+    pid = fork();
+    if (pid < 0) {
+        fail("fork");
+    } else if (pid == 0) {
+        pin(1);
+        for (long i = 0; i < iters; i++) {
+            while (__atomic_load_n(turn, __ATOMIC_ACQUIRE) != 2 * i + 1) {
+                sched_yield();
+            }
+            __atomic_store_n(turn, 2 * i + 2, __ATOMIC_RELEASE);
+        }
+        _exit(0);
+    }
+    pin(0);
+    for (long i = 0; i < iters; i++) {
+        __atomic_store_n(turn, 2 * i + 1, __ATOMIC_RELEASE);
+        while (__atomic_load_n(turn, __ATOMIC_ACQUIRE) != 2 * i + 2) {
+            sched_yield();
+        }
+        *check += 1;
+    }
+    wait_child(pid, check);
+    munmap((void *)turn, sizeof(long));
+    pin(0);
+    return 0;
+}
+
+/* Map a fresh page, touch it, unmap it. */
+static uint64_t bench_mmap(long iters, uint64_t *check)
+{
+    const long page = sysconf(_SC_PAGESIZE);
+
+    for (long i = 0; i < iters; i++) {
+        volatile char *mem = mmap(NULL, page, PROT_READ | PROT_WRITE,
+                                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+        if (mem == MAP_FAILED) {
+            fail("mmap");
+        }
+        mem[0] = (char)i;
+        *check += (unsigned char)mem[0];
+        munmap((void *)mem, page);
+    }
+    return 0;
+}
+
 static struct bench benches[] = {
     { "null",      100000, bench_null },
     { "fork",         200, bench_fork },
@@ -213,6 +367,12 @@ static struct bench benches[] = {
     { "pagefault",   5120, bench_pagefault },   /* 20 MiB of 4 KiB pages */
     { "pipe",       10000, bench_pipe },
     { "ctxsw",       2500, bench_ctxsw },
+    /* off unless asked for (wl.<name>=N): see the top of this file */
+    { "signal",         0, bench_signal },
+    { "fileio",         0, bench_fileio },
+    { "poll",           0, bench_poll },
+    { "yield",          0, bench_yield },
+    { "mmap",           0, bench_mmap },
 };
 
 static long settle_ms;
@@ -264,6 +424,7 @@ static void read_cmdline(void)
 int main(int argc, char **argv)
 {
     uint64_t t0, t;
+    size_t ran = 0;
 
     if (argc > 1 && strcmp(argv[1], "--exit") == 0) {
         return 0;
@@ -286,6 +447,7 @@ int main(int argc, char **argv)
         if (b->iters <= 0) {
             continue;       /* wl.<name>=0 skips a benchmark */
         }
+        ran++;
         phase_marker();
         start = now_ns(CLOCK_MONOTONIC);
         ops = b->run(b->iters, &check);
@@ -299,7 +461,7 @@ int main(int argc, char **argv)
         settle();
     }
     phase_marker();
-    printf("KVMBT-DONE benches=%zu total_ns=%llu\n", sizeof(benches) / sizeof(benches[0]),
+    printf("KVMBT-DONE benches=%zu total_ns=%llu\n", ran,
            (unsigned long long)(now_ns(CLOCK_MONOTONIC) - t0));
     if (getpid() != 1) {
         return 0;

@@ -13,6 +13,9 @@ QEMU = os.path.join(CACHE, "qemu", "build", "qemu-system-ppc")
 GUESTS = os.path.join(CACHE, "guests")
 
 BENCHES = ["null", "fork", "exec", "pagefault", "pipe", "ctxsw"]
+# Lines the workload skips unless asked for (wl.<name>=N): the neutrality
+# matrix's system-call-heavy lines (bench/bench.py).
+EXTRA_BENCHES = ["signal", "fileio", "poll", "yield", "mmap"]
 # Deterministic runs: instruction counting, and a fixed guest random seed.
 # Without -seed QEMU puts fresh host random bytes into the device tree's
 # /chosen/rng-seed at every boot, Linux seeds its RNG from them, and exit
@@ -36,20 +39,21 @@ def kernel(flavour="stock"):
     return path
 
 
-def cmdline(iters=None):
-    args = ["console=ttyS0"]
+def cmdline(iters=None, append=()):
+    args = ["console=ttyS0", *append]
     for name, n in (iters or {}).items():
         args.append(f"wl.{name}={n}")
     return " ".join(args)
 
 
-def qemu_args(accel="tcg", flavour="stock", iters=None, smp=1, extra=(), cpu=None):
+def qemu_args(accel="tcg", flavour="stock", iters=None, smp=1, extra=(), cpu=None, append=()):
     """QEMU running kernel @flavour; @cpu defaults to the CPU the flavour is
-    built for (e500mc for stock and pv, e500v2 for e500v2-*)."""
+    built for (e500mc for stock and pv, e500v2 for e500v2-*); @append: more
+    kernel parameters (e.g. "nosmap": Linux without user-access protection)."""
     cpu = cpu or FLAVOUR_CPU.get(flavour, "e500mc")
     return [QEMU, "-M", "ppce500", "-cpu", cpu, "-m", "256", "-smp", str(smp),
             "-nographic", "-no-reboot", "-nic", "none", "-accel", accel,
-            "-kernel", kernel(flavour), "-append", cmdline(iters), *extra]
+            "-kernel", kernel(flavour), "-append", cmdline(iters, append), *extra]
 
 
 def run_guest(args, timeout):
@@ -99,6 +103,10 @@ def expected_check(bench, iters):
     """The workload's check value for a bench run with @iters repetitions."""
     if bench in ("null", "exec"):
         return 0                      # getppid() of init; children exit 0
+    if bench in ("signal", "poll", "yield"):
+        return iters                  # one per round (the yield child exits 0)
+    if bench in ("fileio", "mmap"):
+        return sum(i & 0xff for i in range(iters))
     if bench == "fork":
         return 7 * iters              # children _exit(7)
     if bench == "pagefault":

@@ -68,10 +68,26 @@ def main():
                   json.dumps(t)[:300])
         check(all(f"| {m} |" in md for m in ("kvm-trap", "kvm-pv", "kvm-bt", "kvm-bt-pv"))
               and "against the targets of issue 12" in md, "Markdown has the real-KVM modes")
+        # the neutrality matrix: every cell ran every line, exits per kernel
+        mx = res.get("matrix", {})
+        cells = mx.get("cells", {})
+        want = {f"{k}/{sm}/{a}" for k in ("stock", "nosmap", "pv")
+                for sm in ("smp1", "smp2-mttcg", "smp2-rr") for a in ("tcg", "trap", "bt")}
+        check(set(cells) == want and all(c["ok"] for c in cells.values()),
+              "matrix: every kernel, SMP setting and accelerator ran",
+              str(sorted(k for k, c in cells.items() if not c["ok"]) or sorted(want ^ set(cells))))
+        lines = g.BENCHES + g.EXTRA_BENCHES
+        check(all(set(c["lines"]) == set(lines) for c in cells.values()),
+              "matrix: every workload line measured in every cell")
+        check(all(mx.get("icount", {}).get(f"{k}/{a}", {}).get("total", 0) > 0
+                  for k in ("stock", "nosmap", "pv") for a in ("trap", "bt")),
+              "matrix: -icount exits of every kernel under trap and bt", json.dumps(mx.get("icount"))[:500])
+        check("## Neutrality matrix" in md and "### nosmap, smp2-mttcg" in md and "| yield |" in md,
+              "Markdown has the neutrality matrix")
     # runs that exceed the timeout are killed and recorded, the rest still measured
     with tempfile.TemporaryDirectory() as out:
         p = subprocess.run([sys.executable, os.path.join(g.TOP, "bench", "bench.py"), "--quick",
-                            "--runs", "1", "--timeout", "1", "--no-real-kvm", "--out", out],
+                            "--runs", "1", "--timeout", "1", "--no-real-kvm", "--no-matrix", "--out", out],
                            capture_output=True,
                            text=True, timeout=600)
         check(p.returncode == 1 and "failed modes: native, trap, pv, bt" in p.stdout,
