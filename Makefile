@@ -7,7 +7,7 @@ KVM_BT_CACHE ?= $(HOME)/.cache/kvm-bt
 export KVM_BT_CACHE
 CORE_BUILD := $(KVM_BT_CACHE)/core-build
 
-.PHONY: all help setup qemu cross-qemu guests core nested kvm-nested check demo bench clean distclean
+.PHONY: all help setup qemu cross-qemu guests core nested kvm-nested check demo bench fuzz clean distclean
 
 all: qemu core
 
@@ -21,6 +21,8 @@ help:
 	@echo "                -accel kvm, KVM's counters by phase (QUICK=1: small workload)"
 	@echo "make demo       boot the stock guest and print its summary (scripts/demo.sh)"
 	@echo "make bench      native vs trap vs pv vs bt (QUICK=1: small counts; RUNS=N)"
+	@echo "make fuzz       N random programs from seed SEED under tcg and every kvm-bt mode"
+	@echo "                (N=1000 SEED=1 by default; divergences shrunk into tests/fuzz/regressions)"
 	@echo "make clean      remove build outputs, keep fetched sources"
 	@echo "make distclean  remove the whole cache ($(KVM_BT_CACHE))"
 
@@ -54,6 +56,12 @@ check: qemu cross-qemu guests core nested
 
 demo: qemu guests
 	scripts/demo.sh
+
+# Differential fuzzing (tests/fuzz): each program under tcg and the kvm-bt modes.
+N ?= 1000
+SEED ?= 1
+fuzz: qemu
+	python3 tests/fuzz/fuzz.py run --n $(N) --seed $(SEED)
 
 bench: qemu guests
 	python3 bench/bench.py $(if $(QUICK),--quick) $(if $(RUNS),--runs $(RUNS))
