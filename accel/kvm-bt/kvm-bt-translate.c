@@ -369,7 +369,11 @@ void kvm_bt_tlb_changed(CPUState *cs, bool tlbwe)
             return;
         }
     }
-    maps = kvm_bt_translate_kernel(cs, KVM_BT_SHARED_EA, false, &pa);
+    /*
+     * Any entry counts, whatever its permissions: one the kernel may not
+     * read still decides what its accesses there do (a DSI).
+     */
+    maps = kvm_bt_tlb_matches_kernel(cs, KVM_BT_SHARED_EA);
     if (qatomic_read(&bt.tc_live)) {
         tc_ok = kvm_bt_translate_kernel(cs, bt.table.tc.ea, true, &pa) && pa == bt.tc_pa;
     }
