@@ -151,7 +151,19 @@ bool kvm_bt_retry_with_deferred_pid(CPUState *cs, int excp)
         return false;
     }
     kvm_bt_sync_from_page(cs, KVM_BT_SYNC_ALL);
+    kvm_bt_unbump_victim(cs);
     return true;
+}
+
+/*
+ * The TLB miss about to be consumed advanced TLB0's next victim (MAS0[NV]
+ * of later misses): a miss the guest never sees must not.
+ */
+void kvm_bt_unbump_victim(CPUState *cs)
+{
+    CPUPPCState *env = &POWERPC_CPU(cs)->env;
+
+    env->last_way = (env->last_way - 1) & (booke206_tlb_ways(env, 0) - 1);
 }
 
 void kvm_bt_page_pull_all(void)

@@ -289,6 +289,72 @@ static bool undo_site(KvmBtPatchSite *s, void *opaque)
     return true;
 }
 
+/* Safe work: undo the one site at guest-physical *data.host_ptr. */
+static void undo_user_site_work(CPUState *cs, run_on_cpu_data data)
+{
+    uint64_t *pa = data.host_ptr;
+    g_autoptr(GArray) restored = g_array_new(false, false, sizeof(ram_addr_t));
+    UndoWhy why = { "run in problem state", false, restored };
+    KvmBtPatchSite *s;
+
+    qemu_mutex_lock(&bt.lock);
+    s = kvm_bt_patch_lookup(&bt.table, *pa);
+    if (s) {
+        undo_site(s, &why);
+    }
+    qemu_mutex_unlock(&bt.lock);
+    for (guint i = 0; i < restored->len; i++) {
+        ram_addr_t ra = g_array_index(restored, ram_addr_t, i);
+
+        own_write = true;
+        tb_invalidate_phys_range(ra, ra + 4);
+        own_write = false;
+    }
+    if (restored->len) {
+        qatomic_inc(&bt.code_gen);
+    }
+    g_free(pa);
+}
+
+/*
+ * A page access at @pc faulted in problem state (user mode never sees the
+ * page). If @pc is one of our translations (a site, or inside its stub)
+ * the guest is running translated code in user mode, where its own word
+ * does something else: a privileged one raises a program interrupt, a read
+ * of SPRG3R-7R works. Undo that site (from safe work, before the vCPU runs
+ * again) and return its EA in @site_ea: the guest runs its own word there.
+ */
+bool kvm_bt_user_ran_site(CPUState *cs, uint64_t pc, uint32_t *site_ea)
+{
+    KvmBtPatchSite *s = NULL;
+    uint64_t pa;
+    uint32_t *host;
+    bool found = false;
+
+    if (!kvm_bt_state.bt) {
+        return false;
+    }
+    qemu_mutex_lock(&bt.lock);
+    if (kvm_bt_pc_in_tc(pc)) {
+        s = kvm_bt_patch_by_stub_ea(&bt.table, pc);
+        found = s && s->state == KVM_BT_PATCH_TRANSLATED && s->kind == KVM_BT_XLAT_STUB;
+    } else if (kvm_bt_translate(cs, pc, true, &pa)) {
+        s = kvm_bt_patch_lookup(&bt.table, pa);
+        host = ram_word(pa, NULL);
+        found = s && s->state == KVM_BT_PATCH_TRANSLATED && s->kind == KVM_BT_XLAT_INPLACE &&
+                host && ldl_be_p(host) == s->patch;
+    }
+    if (found) {
+        uint64_t *work = g_new(uint64_t, 1);
+
+        *work = s->pa;
+        *site_ea = s->kind == KVM_BT_XLAT_STUB ? s->ea : (uint32_t)pc;
+        async_safe_run_on_cpu(cs, undo_user_site_work, RUN_ON_CPU_HOST_PTR(work));
+    }
+    qemu_mutex_unlock(&bt.lock);
+    return found;
+}
+
 /*
  * Safe work after a guest TLB change: the page may be shadowing a guest
  * mapping now, or the TC may have moved.
