@@ -111,6 +111,7 @@ typedef struct KvmBtSummary {
     uint32_t tc_ea;
     uint64_t tc_pa;
     bool page_blocked;
+    uint64_t translations, churn_refused, stubs_lost;
 } KvmBtSummary;
 
 void kvm_bt_bt_init(void);

@@ -77,7 +77,18 @@ typedef struct KvmBtTranslator {
     unsigned code_gen;          /* bumped whenever a patch comes or goes */
     uint64_t ram_base;          /* ram_addr of guest RAM at guest-physical 0 */
     uint64_t ram_size;
+    uint64_t translations;      /* made, ever (since reset) */
+    uint64_t churn_refused;     /* hot sites refused: rewritten too often */
+    uint64_t stubs_lost;        /* stubs the guest overwrote */
+    bool tc_taken;              /* the guest wrote the TC: no more stubs there */
 } KvmBtTranslator;
+
+/*
+ * A site whose word the guest rewrote this many times (each a new
+ * translation) is refused from then on: a guest rewriting hot code in a
+ * loop must not make the monitor translate without bound.
+ */
+#define CHURN_LIMIT     8
 
 static KvmBtTranslator bt;
 
@@ -199,6 +210,17 @@ static void translate_site(CPUState *cs, run_on_cpu_data data)
         trace_kvm_bt_skip(w->ea, w->pa, "already decided");
         goto out;
     }
+    if (site->restarts >= CHURN_LIMIT) {
+        kvm_bt_patch_refused(&bt.table, w->pa, "rewritten too often (churn limit)");
+        bt.churn_refused++;
+        trace_kvm_bt_refuse(w->ea, w->pa, w->word, "churn limit");
+        goto out;
+    }
+    if (kvm_bt_xlat_needs_stub(w->word) && bt.tc_taken) {
+        kvm_bt_patch_refused(&bt.table, w->pa, "the guest wrote the TC: no stub slot");
+        trace_kvm_bt_refuse(w->ea, w->pa, w->word, "the guest wrote the TC");
+        goto out;
+    }
     if (kvm_bt_xlat_needs_stub(w->word) && qatomic_read(&bt.tc_broken)) {
         /* not refused: asked again once the TC's mapping is back */
         trace_kvm_bt_skip(w->ea, w->pa, "the TC is mapped elsewhere");
@@ -236,6 +258,7 @@ static void translate_site(CPUState *cs, run_on_cpu_data data)
         goto out;
     }
     done = true;
+    bt.translations++;
     trace_kvm_bt_translate(w->ea, w->pa, w->word, x.patch, kvm_bt_xlat_kind_name(x.kind),
                            x.kind == KVM_BT_XLAT_STUB ? slot_ea : 0);
 out:
@@ -465,6 +488,65 @@ uint32_t kvm_bt_stub_resume(uint64_t pc)
     return (uint32_t)pc + 4 + insn.imm;
 }
 
+/* Safe work: translated blocks of the sites whose stubs the guest wrote. */
+static void stubs_written_work(CPUState *cs, run_on_cpu_data data)
+{
+    GArray *ras = data.host_ptr;
+
+    for (guint i = 0; i < ras->len; i++) {
+        ram_addr_t ra = g_array_index(ras, ram_addr_t, i);
+
+        own_write = true;
+        tb_invalidate_phys_range(ra, ra + 4);
+        own_write = false;
+    }
+    qatomic_inc(&bt.code_gen);
+    g_array_free(ras, true);
+}
+
+/*
+ * The guest writes [start, end) of the TC it was told is reserved: it
+ * keeps what it wrote, so the stubs there are gone. Put their sites' words
+ * back at once (the site is what branches into the stub), stop every vCPU
+ * before its next block (a block of the site made before may still hold
+ * the branch) and invalidate those blocks from safe work, which runs
+ * before any vCPU goes on. Lock held.
+ */
+static void stubs_written(uint64_t start, uint64_t end)
+{
+    GArray *ras = g_array_new(false, false, sizeof(ram_addr_t));
+    CPUState *cpu;
+
+    for (uint64_t pa = start & ~3ull; pa < end; pa += 4) {
+        KvmBtPatchSite *s = kvm_bt_patch_by_stub_pa(&bt.table, pa);
+        uint32_t *host;
+        ram_addr_t ra;
+
+        if (!s || s->state != KVM_BT_PATCH_TRANSLATED || s->kind != KVM_BT_XLAT_STUB ||
+            pa < s->stub_pa || pa >= s->stub_pa + (s->stub_end - s->stub_ea)) {
+            continue;
+        }
+        host = ram_word(s->pa, &ra);
+        if (host && qatomic_cmpxchg(host, cpu_to_be32(s->patch), cpu_to_be32(s->orig)) ==
+                    cpu_to_be32(s->patch)) {
+            kvm_bt_patch_undone(&bt.table, s->pa, "the guest wrote its stub");
+            g_array_append_val(ras, ra);
+        } else {
+            kvm_bt_patch_dropped(&bt.table, s->pa);
+        }
+        bt.stubs_lost++;
+        trace_kvm_bt_undo(s->ea, s->pa, "the guest wrote its stub");
+    }
+    if (!ras->len) {
+        g_array_free(ras, true);
+        return;
+    }
+    CPU_FOREACH(cpu) {
+        cpu_exit(cpu);
+    }
+    async_safe_run_on_cpu(first_cpu, stubs_written_work, RUN_ON_CPU_HOST_PTR(ras));
+}
+
 /*
  * A guest write is about to change [start, end) of RAM that held code
  * (any thread; TCG's page locks may be held).
@@ -487,6 +569,12 @@ void kvm_bt_code_write(ram_addr_t start, ram_addr_t end)
             }
         }
     }
+    if (bt.tc_size && end - bt.ram_base > bt.tc_pa && start - bt.ram_base < bt.tc_pa + bt.tc_size) {
+        /* the guest uses what it was told is reserved: it keeps it */
+        bt.tc_taken = true;
+        stubs_written(MAX(start - bt.ram_base, bt.tc_pa),
+                      MIN(end - bt.ram_base, bt.tc_pa + bt.tc_size));
+    }
     qemu_mutex_unlock(&bt.lock);
 }
 
@@ -502,7 +590,9 @@ bool kvm_bt_code_watched(ram_addr_t ram_addr)
     }
     qemu_mutex_lock(&bt.lock);
     watched = kvm_bt_patch_any_in(&bt.table, (ram_addr - bt.ram_base) & TARGET_PAGE_MASK,
-                                  TARGET_PAGE_SIZE);
+                                  TARGET_PAGE_SIZE) ||
+              /* the TC: every guest write there must reach kvm_bt_code_write() */
+              ram_addr - bt.ram_base - bt.tc_pa < bt.tc_size;
     qemu_mutex_unlock(&bt.lock);
     return watched;
 }
@@ -513,6 +603,8 @@ bool kvm_bt_code_watched(ram_addr_t ram_addr)
  * right after the image, which stays usable until the guest maps its data
  * non-executable (then stubs are undone). Either way /memreserve/ it.
  */
+static void tc_protect(void);
+
 void kvm_bt_bt_fdt(void *fdt, hwaddr kernel_base, hwaddr kernel_size)
 {
     const char *kernel = current_machine->kernel_filename;
@@ -540,6 +632,20 @@ void kvm_bt_bt_fdt(void *fdt, hwaddr kernel_base, hwaddr kernel_size)
     }
     bt.tc_pa = tc;
     bt.tc_size = size;
+    tc_protect();
+}
+
+/*
+ * Watch the TC's pages from the start, so that a guest write there reaches
+ * kvm_bt_code_write() (pages holding stubs are watched anyway). A write to
+ * a page without translated blocks was seen to bypass this: a stub placed
+ * there later can overwrite it (docs/kvm-bt.rst, Known differences).
+ */
+static void tc_protect(void)
+{
+    for (uint32_t off = 0; off < bt.tc_size; off += TARGET_PAGE_SIZE) {
+        tlb_protect_code(bt.ram_base + bt.tc_pa + off);
+    }
 }
 
 /* The guest's memory is reloaded: every patch is gone with it. */
@@ -551,6 +657,9 @@ static void bt_reset(void *opaque)
     qatomic_set(&bt.tc_live, false);
     qatomic_set(&bt.tc_broken, false);
     bt.blockers = 0;
+    bt.translations = bt.churn_refused = bt.stubs_lost = 0;
+    bt.tc_taken = false;
+    tc_protect();
     memset(bt.maps_magic, 0, kvm_bt_state.nr_vcpus * sizeof(bool));
     qatomic_inc(&bt.gen);
     qatomic_inc(&bt.code_gen);
@@ -607,5 +716,8 @@ void kvm_bt_bt_summary(KvmBtSummary *sum)
     sum->tc_ea = bt.tc_live ? bt.table.tc.ea : 0;
     sum->tc_pa = bt.tc_pa;
     sum->page_blocked = bt.blockers != 0;
+    sum->translations = bt.translations;
+    sum->churn_refused = bt.churn_refused;
+    sum->stubs_lost = bt.stubs_lost;
     qemu_mutex_unlock(&bt.lock);
 }
