@@ -29,6 +29,7 @@ SUITES = [
     ("pv", [PY, "tests/guest/test_pv.py"]),
     ("bt", [PY, "tests/guest/test_bt.py"]),
     ("fuzz", [PY, "tests/fuzz/fuzz.py", "check"]),
+    ("hostile", [PY, "tests/guest/test_hostile.py"]),
     ("e500v2", [PY, "tests/guest/test_e500v2.py"]),
     ("privcount", [PY, "tests/guest/test_privcount.py"]),
     ("kvm-bt-stat", [PY, "tests/guest/test_kvm_bt_stat.py"]),
