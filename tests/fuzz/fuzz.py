@@ -209,6 +209,15 @@ def run_programs(progs, log, do_shrink=True, batch=BATCH):
         while queue:
             b = queue.pop(0)
             bad, st, out = compare(b, tmp)
+            # a boot that hung or died: its first missing program is the
+            # culprit, the ones after it did not run and go round again
+            missing = [i for i, why in bad.items() if any("no final state" in w for _, w in why)]
+            if missing and len(b) > 1:
+                first = min(missing)
+                rest = [b[i] for i in sorted(missing) if i > first]
+                bad = {i: w for i, w in bad.items() if i not in missing or i == first}
+                if rest:
+                    queue.insert(0, rest)
             for i, why in sorted(bad.items()):
                 p = b[i]
                 log(f"DIVERGENCE {p.get('name', 'seed ' + str(p['seed']))}: " +
@@ -229,7 +238,7 @@ def run_programs(progs, log, do_shrink=True, batch=BATCH):
                     log(f"  saved {os.path.relpath(path, TOP)}")
             if st != "ok":
                 log(f"tcg {st} in batch from seed {b[0]['seed']}: " + out[-500:])
-            done += len(b)
+            done += len(b) - (len(rest) if missing and len(b) > 1 else 0)
             log(f"[{time.monotonic() - start:6.1f}s] {done}/{len(progs)} programs, "
                 f"{len(found)} divergences")
     return found
