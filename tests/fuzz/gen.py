@@ -175,6 +175,17 @@ class Gen:
         else:
             v = self.rand32()
         t = self.reg()
+        if name == "TCR":
+            # Setting DIE with a decrementer interrupt pending and EE on: the
+            # architecture does not say after which instruction it is taken
+            # (tcg takes it at the end of the block, kvm-bt right after the
+            # exit). With EE off around the write it is taken after the
+            # wrtee that puts EE back, exactly, in both.
+            e = self.reg()
+            while e == t:
+                e = self.reg()
+            return Op("mtspr", [f"!mfmsr {e}", "!wrteei 0"] + li32(t, v) +
+                      [f"!mtspr {SPR[name]}, {t}", f"!wrtee {e}"])
         return Op("mtspr", li32(t, v) + [f"!mtspr {SPR[name]}, {t}"])
 
     def op_rfi(self):
