@@ -350,31 +350,35 @@ static void undo_user_site_work(CPUState *cs, run_on_cpu_data data)
 bool kvm_bt_user_ran_site(CPUState *cs, uint64_t pc, uint32_t *site_ea)
 {
     KvmBtPatchSite *s = NULL;
-    uint64_t pa;
+    uint64_t pa, *work = NULL;
     uint32_t *host;
     bool found = false;
 
     if (!kvm_bt_state.bt) {
         return false;
     }
+    if (!kvm_bt_pc_in_tc(pc) && !kvm_bt_translate(cs, pc, true, &pa)) {
+        return false;
+    }
     qemu_mutex_lock(&bt.lock);
     if (kvm_bt_pc_in_tc(pc)) {
         s = kvm_bt_patch_by_stub_ea(&bt.table, pc);
         found = s && s->state == KVM_BT_PATCH_TRANSLATED && s->kind == KVM_BT_XLAT_STUB;
-    } else if (kvm_bt_translate(cs, pc, true, &pa)) {
+    } else {
         s = kvm_bt_patch_lookup(&bt.table, pa);
         host = ram_word(pa, NULL);
         found = s && s->state == KVM_BT_PATCH_TRANSLATED && s->kind == KVM_BT_XLAT_INPLACE &&
                 host && ldl_be_p(host) == s->patch;
     }
     if (found) {
-        uint64_t *work = g_new(uint64_t, 1);
-
+        work = g_new(uint64_t, 1);
         *work = s->pa;
         *site_ea = s->kind == KVM_BT_XLAT_STUB ? s->ea : (uint32_t)pc;
-        async_safe_run_on_cpu(cs, undo_user_site_work, RUN_ON_CPU_HOST_PTR(work));
     }
     qemu_mutex_unlock(&bt.lock);
+    if (work) {
+        async_safe_run_on_cpu(cs, undo_user_site_work, RUN_ON_CPU_HOST_PTR(work));
+    }
     return found;
 }
 
@@ -510,12 +514,12 @@ static void stubs_written_work(CPUState *cs, run_on_cpu_data data)
  * back at once (the site is what branches into the stub), stop every vCPU
  * before its next block (a block of the site made before may still hold
  * the branch) and invalidate those blocks from safe work, which runs
- * before any vCPU goes on. Lock held.
+ * before any vCPU goes on. Lock held; returns the sites' ram_addrs for
+ * stubs_written_work(), or NULL.
  */
-static void stubs_written(uint64_t start, uint64_t end)
+static GArray *stubs_written(uint64_t start, uint64_t end)
 {
     GArray *ras = g_array_new(false, false, sizeof(ram_addr_t));
-    CPUState *cpu;
 
     for (uint64_t pa = start & ~3ull; pa < end; pa += 4) {
         KvmBtPatchSite *s = kvm_bt_patch_by_stub_pa(&bt.table, pa);
@@ -539,12 +543,9 @@ static void stubs_written(uint64_t start, uint64_t end)
     }
     if (!ras->len) {
         g_array_free(ras, true);
-        return;
+        return NULL;
     }
-    CPU_FOREACH(cpu) {
-        cpu_exit(cpu);
-    }
-    async_safe_run_on_cpu(first_cpu, stubs_written_work, RUN_ON_CPU_HOST_PTR(ras));
+    return ras;
 }
 
 /*
@@ -553,6 +554,8 @@ static void stubs_written(uint64_t start, uint64_t end)
  */
 void kvm_bt_code_write(ram_addr_t start, ram_addr_t end)
 {
+    GArray *lost = NULL;
+
     if (!kvm_bt_state.bt || own_write || start >= bt.ram_base + bt.ram_size ||
         end <= bt.ram_base) {
         return;
@@ -572,10 +575,18 @@ void kvm_bt_code_write(ram_addr_t start, ram_addr_t end)
     if (bt.tc_size && end - bt.ram_base > bt.tc_pa && start - bt.ram_base < bt.tc_pa + bt.tc_size) {
         /* the guest uses what it was told is reserved: it keeps it */
         bt.tc_taken = true;
-        stubs_written(MAX(start - bt.ram_base, bt.tc_pa),
-                      MIN(end - bt.ram_base, bt.tc_pa + bt.tc_size));
+        lost = stubs_written(MAX(start - bt.ram_base, bt.tc_pa),
+                             MIN(end - bt.ram_base, bt.tc_pa + bt.tc_size));
     }
     qemu_mutex_unlock(&bt.lock);
+    if (lost) {
+        CPUState *cpu;
+
+        CPU_FOREACH(cpu) {
+            cpu_exit(cpu);
+        }
+        async_safe_run_on_cpu(first_cpu, stubs_written_work, RUN_ON_CPU_HOST_PTR(lost));
+    }
 }
 
 bool kvm_bt_code_watched(ram_addr_t ram_addr)
