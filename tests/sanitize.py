@@ -3,8 +3,9 @@
 
   tests/sanitize.py --unit   the core's unit tests, built with both
                              sanitizers ('make core-asan'); a suite of 'make check'
-  tests/sanitize.py          those, then the bt suite and the fuzz smoke set
-                             with the sanitized QEMU ('make qemu-asan'): 'make check-asan'
+  tests/sanitize.py          those, then the bt suite, the fuzz smoke set and
+                             the hostile guests with the sanitized QEMU
+                             ('make qemu-asan'): 'make check-asan'
 
 A check passes when its command succeeds and no sanitizer reported
 anything: every report goes to a log file (log_path), and an ASan or
@@ -25,9 +26,10 @@ QEMU = os.path.join(CACHE, "qemu-asan", "build", "qemu-system-ppc")
 PY = sys.executable
 UNIT = [["test-ppc-insn"], ["test-site-table"], ["test-bt"], ["test-cluster"],
         [PY, os.path.join(TOP, "tests", "unit", "ppc-insn-oracle.py"), "ppc-insn-tool"]]
-# QEMU run under the sanitizers: the bt suite and the fuzz smoke set
+# QEMU run under the sanitizers: the bt suite, the fuzz smoke set, the hostile guests
 GUEST = [("bt", [PY, "tests/guest/test_bt.py"]),
-         ("fuzz", [PY, "tests/fuzz/fuzz.py", "check"])]
+         ("fuzz", [PY, "tests/fuzz/fuzz.py", "check"]),
+         ("hostile", [PY, "tests/guest/test_hostile.py"])]
 
 outcomes = []
 
