@@ -7,7 +7,7 @@ KVM_BT_CACHE ?= $(HOME)/.cache/kvm-bt
 export KVM_BT_CACHE
 CORE_BUILD := $(KVM_BT_CACHE)/core-build
 
-.PHONY: all help setup qemu cross-qemu guests core nested kvm-nested check demo bench clean distclean
+.PHONY: all help setup qemu cross-qemu guests core nested kvm-nested check demo bench fuzz qemu-asan core-asan check-asan clean distclean
 
 all: qemu core
 
@@ -21,6 +21,10 @@ help:
 	@echo "                -accel kvm, KVM's counters by phase (QUICK=1: small workload)"
 	@echo "make demo       boot the stock guest and print its summary (scripts/demo.sh)"
 	@echo "make bench      native vs trap vs pv vs bt (QUICK=1: small counts; RUNS=N)"
+	@echo "make qemu-asan  qemu-system-ppc with AddressSanitizer + UBSan ($(KVM_BT_CACHE)/qemu-asan)"
+	@echo "make check-asan the core unit tests, the bt suite and the fuzz smoke set under both sanitizers"
+	@echo "make fuzz       N random programs from seed SEED under tcg and every kvm-bt mode"
+	@echo "                (N=1000 SEED=1 by default; divergences shrunk into tests/fuzz/regressions)"
 	@echo "make clean      remove build outputs, keep fetched sources"
 	@echo "make distclean  remove the whole cache ($(KVM_BT_CACHE))"
 
@@ -49,11 +53,32 @@ core:
 	if [ ! -f $(CORE_BUILD)/build.ninja ]; then meson setup $(CORE_BUILD) . >/dev/null; fi; \
 	ninja -C $(CORE_BUILD) >/dev/null
 
-check: qemu cross-qemu guests core nested
+check: qemu cross-qemu guests core core-asan nested
 	python3 tests/run.py $(SUITES)
+
+# Sanitizers: the core's unit tests (core-asan, run by 'make check' as suite
+# unit-sanitize) and QEMU itself (qemu-asan), each built apart from the plain build.
+CORE_ASAN_BUILD := $(KVM_BT_CACHE)/core-asan-build
+core-asan:
+	@export PATH=/usr/bin:$$PATH; \
+	if [ ! -f $(CORE_ASAN_BUILD)/build.ninja ]; then \
+	    meson setup -Db_sanitize=address,undefined -Db_lundef=false $(CORE_ASAN_BUILD) . >/dev/null; fi; \
+	ninja -C $(CORE_ASAN_BUILD) >/dev/null
+
+qemu-asan:
+	KVM_BT_SANITIZE=1 scripts/build-qemu.sh
+
+check-asan: qemu-asan core-asan guests
+	python3 tests/sanitize.py
 
 demo: qemu guests
 	scripts/demo.sh
+
+# Differential fuzzing (tests/fuzz): each program under tcg and the kvm-bt modes.
+N ?= 1000
+SEED ?= 1
+fuzz: qemu
+	python3 tests/fuzz/fuzz.py run --n $(N) --seed $(SEED)
 
 bench: qemu guests
 	python3 bench/bench.py $(if $(QUICK),--quick) $(if $(RUNS),--runs $(RUNS))

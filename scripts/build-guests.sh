@@ -6,7 +6,7 @@
 #   vmlinux-e500v2-stock  mpc85xx_smp_defconfig + kvm-bt.config + e500v2.config (e500v2)
 #   vmlinux-e500v2-pv     the same plus pv.config
 #   vmlinux-kvm-host      e500v2 + kvm-host.config: a Linux KVM e500v2 host (no initramfs)
-#   conformance.elf, pv.elf, smc.elf   bare-metal test payloads (tests/conformance)
+#   conformance.elf, pv.elf, smc.elf, hostile.elf   bare-metal test payloads (tests/conformance)
 # Each output is keyed by a hash of everything it is made from; a key that
 # matches skips the build, anything else rebuilds incrementally.
 set -euo pipefail
@@ -64,6 +64,7 @@ EOL
 #   conformance.elf  payload.c: privileged instructions and interrupts
 #   pv.elf           pv.c: the paravirtual interface (hypercalls, magic page)
 #   smc.elf          smc.c: self-modifying code over translated sites (bt=on)
+#   hostile.elf      hostile.c: a guest going where the monitor's pages and TC are
 build_payload() {
     local name=$1 csrc=$2
     local dir=$KVM_BT_TOP/tests/conformance out=$GUESTS/$1.elf key
@@ -92,6 +93,7 @@ build_payloads() {
     build_payload conformance payload.c
     build_payload pv pv.c
     build_payload smc smc.c
+    build_payload hostile hostile.c
 }
 
 # Files a patch changes (its +++ lines), relative to the source's top.

@@ -17,6 +17,15 @@ CONFIGURE_ARGS=(
     --meson=/usr/bin/meson
 )
 
+# KVM_BT_SANITIZE=1 (make qemu-asan): the same stage built with
+# AddressSanitizer and UndefinedBehaviorSanitizer, in a build of its own.
+if [ "${KVM_BT_SANITIZE:-}" = 1 ]; then
+    LOG_TAG=qemu-asan
+    QEMU_BUILD=$KVM_BT_CACHE/qemu-asan/build
+    QEMU_BIN=$QEMU_BUILD/qemu-system-ppc
+    CONFIGURE_ARGS+=(--enable-sanitizers)
+fi
+
 take_lock "$KVM_BT_CACHE/qemu/.lock"
 # Debian's meson runs on Debian's python: a pyenv python earlier in PATH must not shadow it.
 export PATH=/usr/bin:$PATH

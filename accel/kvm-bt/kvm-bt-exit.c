@@ -30,6 +30,7 @@
 #include "kvm-bt-internal.h"
 #include "kvm-bt-vcpu.h"
 #include "core/ppc-insn.h"
+#include "core/shared-page.h"
 #include "trace.h"
 
 /* Called from translated code in place of a privileged instruction. */
@@ -131,6 +132,31 @@ static unsigned fault_sets(int excp)
 }
 
 /*
+ * A data TLB miss or DSI at the page in problem state, at one of our
+ * translations: undo the translation and put back what the fault set
+ * (MAS0-7, DEAR, ESR: the page holds them from before), then run the
+ * guest's own word at the site (kvm_bt_user_ran_site).
+ */
+static bool user_ran_translation(CPUState *cs, int excp)
+{
+    CPUPPCState *env = &POWERPC_CPU(cs)->env;
+    uint32_t site;
+
+    if ((excp != POWERPC_EXCP_DTLB && excp != POWERPC_EXCP_DSI) ||
+        !FIELD_EX64(env->msr, MSR, PR) ||
+        (env->spr[SPR_BOOKE_DEAR] & ~(target_ulong)(KVM_BT_SHARED_SIZE - 1)) != KVM_BT_SHARED_EA ||
+        !kvm_bt_user_ran_site(cs, env->nip, &site)) {
+        return false;
+    }
+    kvm_bt_sync_from_page(cs, KVM_BT_SYNC_ALL);
+    if (excp == POWERPC_EXCP_DTLB) {
+        kvm_bt_unbump_victim(cs);
+    }
+    env->nip = site;
+    return true;
+}
+
+/*
  * Every interrupt passes here before QEMU delivers it: a reflection exit,
  * (pv=on) a hypercall the monitor handles itself, or a TLB miss that only
  * a deferred PID write caused (retried). Returns true when nothing is to be
@@ -149,6 +175,10 @@ bool kvm_bt_reflect_interrupt(CPUState *cs, int excp)
     if (kvm_bt_retry_with_deferred_pid(cs, excp)) {
         /* not the guest's miss: the instruction runs again, with the new PID */
         cls = KVM_BT_EXIT_PID_SYNC;
+        consumed = true;
+        kvm_bt_sync_to_page(cs);
+    } else if (user_ran_translation(cs, excp)) {
+        /* not the guest's fault either: its own word runs there instead */
         consumed = true;
         kvm_bt_sync_to_page(cs);
     } else {

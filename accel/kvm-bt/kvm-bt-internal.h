@@ -128,6 +128,7 @@ typedef struct KvmBtSummary {
     uint32_t tc_ea;
     uint64_t tc_pa;
     bool page_blocked;
+    uint64_t translations, churn_refused, stubs_lost;
 } KvmBtSummary;
 
 /*
@@ -168,6 +169,8 @@ unsigned kvm_bt_code_gen(void);
 bool kvm_bt_bt_uses_page(void);
 bool kvm_bt_pc_in_tc(uint64_t pc);
 uint32_t kvm_bt_stub_resume(uint64_t pc);
+bool kvm_bt_user_ran_site(CPUState *cs, uint64_t pc, uint32_t *site_ea);
+void kvm_bt_unbump_victim(CPUState *cs);
 void kvm_bt_site_hot(CPUState *cs, uint32_t ea, uint64_t pa, uint32_t word);
 void kvm_bt_tlb_changed(CPUState *cs, bool tlbwe);
 void kvm_bt_bt_fdt(void *fdt, hwaddr kernel_base, hwaddr kernel_size);

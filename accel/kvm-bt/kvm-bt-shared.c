@@ -31,11 +31,12 @@
 #include "trace.h"
 
 /*
- * Guest-physical home of the pages: an unused hole of the ppce500 36-bit
- * map (CCSR is at 0xFE0000000, the spin table at 0xFEF000000), not in the
- * device tree, so a guest only finds its page at the magic address.
+ * Home of the pages in QEMU's physical address space: just above the 36
+ * bits of e500 physical address a guest TLB entry can name (MAS7 holds 4),
+ * so no mapping of the guest's own reaches them; as under real KVM, only
+ * the magic address does.
  */
-#define KVM_BT_SHARED_PA    0xFF0000000ULL
+#define KVM_BT_SHARED_PA    (1ULL << 36)
 
 /* KVM's paravirtual ABI (Linux arch/powerpc/include/uapi/asm/kvm_para.h, epapr_hcalls.h) */
 #define KVM_SC_MAGIC_R0             0x4b564d21  /* "KVM!" */
@@ -153,7 +154,19 @@ bool kvm_bt_retry_with_deferred_pid(CPUState *cs, int excp)
         return false;
     }
     kvm_bt_sync_from_page(cs, KVM_BT_SYNC_ALL);
+    kvm_bt_unbump_victim(cs);
     return true;
+}
+
+/*
+ * The TLB miss about to be consumed advanced TLB0's next victim (MAS0[NV]
+ * of later misses): a miss the guest never sees must not.
+ */
+void kvm_bt_unbump_victim(CPUState *cs)
+{
+    CPUPPCState *env = &POWERPC_CPU(cs)->env;
+
+    env->last_way = (env->last_way - 1) & (booke206_tlb_ways(env, 0) - 1);
 }
 
 void kvm_bt_page_pull_all(void)

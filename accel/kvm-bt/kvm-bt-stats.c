@@ -188,6 +188,9 @@ static KvmBtTranslatorInfo *translator_info(const Snapshot *snap)
     t->cluster = kvm_bt_state.cluster;
     t->cluster_runs = snap->cluster_runs;
     t->absorbed = snap->absorbed;
+    t->translations = sum.translations;
+    t->churn_refused = sum.churn_refused;
+    t->stubs_lost = sum.stubs_lost;
     return t;
 }
 
@@ -302,11 +305,13 @@ void hmp_info_kvm_bt(Monitor *mon, const QDict *qdict)
         kvm_bt_backend->summary(&sum);
         monitor_printf(mon, "translator: %zu translated, %zu refused, %zu dropped, %zu undone; "
                        "TC %u/%u slots at 0x%08" PRIx32 " (pa 0x%" PRIx64 ")%s; "
-                       "hot-threshold %" PRIu64 "\n",
+                       "hot-threshold %" PRIu64 "; %" PRIu64 " translations made, %" PRIu64
+                       " refused for churn, %" PRIu64 " stubs lost\n",
                        sum.translated, sum.refused, sum.dropped, sum.undone,
                        sum.tc_live + sum.tc_retired, sum.tc_total, sum.tc_ea, sum.tc_pa,
                        sum.page_blocked ? "; blocked: the guest maps 0xFFFFF000" : "",
-                       kvm_bt_state.hot_threshold);
+                       kvm_bt_state.hot_threshold, sum.translations, sum.churn_refused,
+                       sum.stubs_lost);
         monitor_printf(mon, "exit clusters: %" PRIu64 " exits took along %" PRIu64
                        " privileged instructions\n", snap.cluster_runs, snap.absorbed);
     }
@@ -435,12 +440,13 @@ void kvm_bt_stats_write_file(void)
                                "\"tc_total\": %u, \"tc_pa\": %" PRIu64 ", \"tc_ea\": %" PRIu32
                                ", \"page_blocked\": %s, \"hot_threshold\": %" PRIu64
                                ", \"cluster\": %s, \"cluster_runs\": %" PRIu64
-                               ", \"absorbed\": %" PRIu64 "}",
+                               ", \"absorbed\": %" PRIu64 ", \"translations\": %" PRIu64
+                               ", \"churn_refused\": %" PRIu64 ", \"stubs_lost\": %" PRIu64 "}",
                                sum.translated, sum.refused, sum.dropped, sum.undone,
                                sum.tc_live + sum.tc_retired, sum.tc_total, sum.tc_pa, sum.tc_ea,
                                sum.page_blocked ? "true" : "false", kvm_bt_state.hot_threshold,
                                kvm_bt_state.cluster ? "true" : "false", snap.cluster_runs,
-                               snap.absorbed);
+                               snap.absorbed, sum.translations, sum.churn_refused, sum.stubs_lost);
     }
     if (kvm_bt_backend && kvm_bt_backend->host_info) {
         g_autoptr(KvmBtKvmInfo) k = g_new0(KvmBtKvmInfo, 1);

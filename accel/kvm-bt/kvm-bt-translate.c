@@ -77,7 +77,18 @@ typedef struct KvmBtTranslator {
     unsigned code_gen;          /* bumped whenever a patch comes or goes */
     uint64_t ram_base;          /* ram_addr of guest RAM at guest-physical 0 */
     uint64_t ram_size;
+    uint64_t translations;      /* made, ever (since reset) */
+    uint64_t churn_refused;     /* hot sites refused: rewritten too often */
+    uint64_t stubs_lost;        /* stubs the guest overwrote */
+    bool tc_taken;              /* the guest wrote the TC: no more stubs there */
 } KvmBtTranslator;
+
+/*
+ * A site whose word the guest rewrote this many times (each a new
+ * translation) is refused from then on: a guest rewriting hot code in a
+ * loop must not make the monitor translate without bound.
+ */
+#define CHURN_LIMIT     8
 
 static KvmBtTranslator bt;
 
@@ -199,6 +210,17 @@ static void translate_site(CPUState *cs, run_on_cpu_data data)
         trace_kvm_bt_skip(w->ea, w->pa, "already decided");
         goto out;
     }
+    if (site->restarts >= CHURN_LIMIT) {
+        kvm_bt_patch_refused(&bt.table, w->pa, "rewritten too often (churn limit)");
+        bt.churn_refused++;
+        trace_kvm_bt_refuse(w->ea, w->pa, w->word, "churn limit");
+        goto out;
+    }
+    if (kvm_bt_xlat_needs_stub(&kvm_bt_host_monitor, w->word) && bt.tc_taken) {
+        kvm_bt_patch_refused(&bt.table, w->pa, "the guest wrote the TC: no stub slot");
+        trace_kvm_bt_refuse(w->ea, w->pa, w->word, "the guest wrote the TC");
+        goto out;
+    }
     if (kvm_bt_xlat_needs_stub(&kvm_bt_host_monitor, w->word) &&
         qatomic_read(&bt.tc_broken)) {
         /* not refused: asked again once the TC's mapping is back */
@@ -238,6 +260,7 @@ static void translate_site(CPUState *cs, run_on_cpu_data data)
         goto out;
     }
     done = true;
+    bt.translations++;
     trace_kvm_bt_translate(w->ea, w->pa, w->word, x.patch, kvm_bt_xlat_kind_name(x.kind),
                            x.kind == KVM_BT_XLAT_STUB ? slot_ea : 0);
 out:
@@ -289,6 +312,76 @@ static bool undo_site(KvmBtPatchSite *s, void *opaque)
     }
     trace_kvm_bt_undo(s->ea, s->pa, why->reason);
     return true;
+}
+
+/* Safe work: undo the one site at guest-physical *data.host_ptr. */
+static void undo_user_site_work(CPUState *cs, run_on_cpu_data data)
+{
+    uint64_t *pa = data.host_ptr;
+    g_autoptr(GArray) restored = g_array_new(false, false, sizeof(ram_addr_t));
+    UndoWhy why = { "run in problem state", false, restored };
+    KvmBtPatchSite *s;
+
+    qemu_mutex_lock(&bt.lock);
+    s = kvm_bt_patch_lookup(&bt.table, *pa);
+    if (s) {
+        undo_site(s, &why);
+    }
+    qemu_mutex_unlock(&bt.lock);
+    for (guint i = 0; i < restored->len; i++) {
+        ram_addr_t ra = g_array_index(restored, ram_addr_t, i);
+
+        own_write = true;
+        tb_invalidate_phys_range(ra, ra + 4);
+        own_write = false;
+    }
+    if (restored->len) {
+        qatomic_inc(&bt.code_gen);
+    }
+    g_free(pa);
+}
+
+/*
+ * A page access at @pc faulted in problem state (user mode never sees the
+ * page). If @pc is one of our translations (a site, or inside its stub)
+ * the guest is running translated code in user mode, where its own word
+ * does something else: a privileged one raises a program interrupt, a read
+ * of SPRG3R-7R works. Undo that site (from safe work, before the vCPU runs
+ * again) and return its EA in @site_ea: the guest runs its own word there.
+ */
+bool kvm_bt_user_ran_site(CPUState *cs, uint64_t pc, uint32_t *site_ea)
+{
+    KvmBtPatchSite *s = NULL;
+    uint64_t pa, *work = NULL;
+    uint32_t *host;
+    bool found = false;
+
+    if (!kvm_bt_state.bt) {
+        return false;
+    }
+    if (!kvm_bt_pc_in_tc(pc) && !kvm_bt_translate(cs, pc, true, &pa)) {
+        return false;
+    }
+    qemu_mutex_lock(&bt.lock);
+    if (kvm_bt_pc_in_tc(pc)) {
+        s = kvm_bt_patch_by_stub_ea(&bt.table, pc);
+        found = s && s->state == KVM_BT_PATCH_TRANSLATED && s->kind == KVM_BT_XLAT_STUB;
+    } else {
+        s = kvm_bt_patch_lookup(&bt.table, pa);
+        host = ram_word(pa, NULL);
+        found = s && s->state == KVM_BT_PATCH_TRANSLATED && s->kind == KVM_BT_XLAT_INPLACE &&
+                host && ldl_be_p(host) == s->patch;
+    }
+    if (found) {
+        work = g_new(uint64_t, 1);
+        *work = s->pa;
+        *site_ea = s->kind == KVM_BT_XLAT_STUB ? s->ea : (uint32_t)pc;
+    }
+    qemu_mutex_unlock(&bt.lock);
+    if (work) {
+        async_safe_run_on_cpu(cs, undo_user_site_work, RUN_ON_CPU_HOST_PTR(work));
+    }
+    return found;
 }
 
 /*
@@ -371,7 +464,11 @@ void kvm_bt_tlb_changed(CPUState *cs, bool tlbwe)
             return;
         }
     }
-    maps = kvm_bt_translate_kernel(cs, KVM_BT_SHARED_EA, false, &pa);
+    /*
+     * Any entry counts, whatever its permissions: one the kernel may not
+     * read still decides what its accesses there do (a DSI).
+     */
+    maps = kvm_bt_tlb_matches_kernel(cs, KVM_BT_SHARED_EA);
     if (qatomic_read(&bt.tc_live)) {
         tc_ok = kvm_bt_translate_kernel(cs, bt.table.tc.ea, true, &pa) && pa == bt.tc_pa;
     }
@@ -397,12 +494,70 @@ uint32_t kvm_bt_stub_resume(uint64_t pc)
     return (uint32_t)pc + 4 + insn.imm;
 }
 
+/* Safe work: translated blocks of the sites whose stubs the guest wrote. */
+static void stubs_written_work(CPUState *cs, run_on_cpu_data data)
+{
+    GArray *ras = data.host_ptr;
+
+    for (guint i = 0; i < ras->len; i++) {
+        ram_addr_t ra = g_array_index(ras, ram_addr_t, i);
+
+        own_write = true;
+        tb_invalidate_phys_range(ra, ra + 4);
+        own_write = false;
+    }
+    qatomic_inc(&bt.code_gen);
+    g_array_free(ras, true);
+}
+
+/*
+ * The guest writes [start, end) of the TC it was told is reserved: it
+ * keeps what it wrote, so the stubs there are gone. Put their sites' words
+ * back at once (the site is what branches into the stub), stop every vCPU
+ * before its next block (a block of the site made before may still hold
+ * the branch) and invalidate those blocks from safe work, which runs
+ * before any vCPU goes on. Lock held; returns the sites' ram_addrs for
+ * stubs_written_work(), or NULL.
+ */
+static GArray *stubs_written(uint64_t start, uint64_t end)
+{
+    GArray *ras = g_array_new(false, false, sizeof(ram_addr_t));
+
+    for (uint64_t pa = start & ~3ull; pa < end; pa += 4) {
+        KvmBtPatchSite *s = kvm_bt_patch_by_stub_pa(&bt.table, pa);
+        uint32_t *host;
+        ram_addr_t ra;
+
+        if (!s || s->state != KVM_BT_PATCH_TRANSLATED || s->kind != KVM_BT_XLAT_STUB ||
+            pa < s->stub_pa || pa >= s->stub_pa + (s->stub_end - s->stub_ea)) {
+            continue;
+        }
+        host = ram_word(s->pa, &ra);
+        if (host && qatomic_cmpxchg(host, cpu_to_be32(s->patch), cpu_to_be32(s->orig)) ==
+                    cpu_to_be32(s->patch)) {
+            kvm_bt_patch_undone(&bt.table, s->pa, "the guest wrote its stub");
+            g_array_append_val(ras, ra);
+        } else {
+            kvm_bt_patch_dropped(&bt.table, s->pa);
+        }
+        bt.stubs_lost++;
+        trace_kvm_bt_undo(s->ea, s->pa, "the guest wrote its stub");
+    }
+    if (!ras->len) {
+        g_array_free(ras, true);
+        return NULL;
+    }
+    return ras;
+}
+
 /*
  * A guest write is about to change [start, end) of RAM that held code
  * (any thread; TCG's page locks may be held).
  */
 void kvm_bt_code_write(ram_addr_t start, ram_addr_t end)
 {
+    GArray *lost = NULL;
+
     if (!kvm_bt_state.bt || own_write || start >= bt.ram_base + bt.ram_size ||
         end <= bt.ram_base) {
         return;
@@ -419,7 +574,21 @@ void kvm_bt_code_write(ram_addr_t start, ram_addr_t end)
             }
         }
     }
+    if (bt.tc_size && end - bt.ram_base > bt.tc_pa && start - bt.ram_base < bt.tc_pa + bt.tc_size) {
+        /* the guest uses what it was told is reserved: it keeps it */
+        bt.tc_taken = true;
+        lost = stubs_written(MAX(start - bt.ram_base, bt.tc_pa),
+                             MIN(end - bt.ram_base, bt.tc_pa + bt.tc_size));
+    }
     qemu_mutex_unlock(&bt.lock);
+    if (lost) {
+        CPUState *cpu;
+
+        CPU_FOREACH(cpu) {
+            cpu_exit(cpu);
+        }
+        async_safe_run_on_cpu(first_cpu, stubs_written_work, RUN_ON_CPU_HOST_PTR(lost));
+    }
 }
 
 bool kvm_bt_code_watched(ram_addr_t ram_addr)
@@ -434,7 +603,9 @@ bool kvm_bt_code_watched(ram_addr_t ram_addr)
     }
     qemu_mutex_lock(&bt.lock);
     watched = kvm_bt_patch_any_in(&bt.table, (ram_addr - bt.ram_base) & TARGET_PAGE_MASK,
-                                  TARGET_PAGE_SIZE);
+                                  TARGET_PAGE_SIZE) ||
+              /* the TC: every guest write there must reach kvm_bt_code_write() */
+              ram_addr - bt.ram_base - bt.tc_pa < bt.tc_size;
     qemu_mutex_unlock(&bt.lock);
     return watched;
 }
@@ -446,6 +617,8 @@ bool kvm_bt_code_watched(ram_addr_t ram_addr)
  * non-executable (then stubs are undone). Either way /memreserve/ it.
  * Both backends place it this way.
  */
+static void tc_protect(void);
+
 void kvm_bt_tc_reserve(void *fdt, hwaddr kernel_base, hwaddr kernel_size, uint64_t *pa,
                        uint32_t *size_out)
 {
@@ -484,8 +657,23 @@ void kvm_bt_bt_fdt(void *fdt, hwaddr kernel_base, hwaddr kernel_size)
 {
     if (kvm_bt_state.bt) {
         kvm_bt_tc_reserve(fdt, kernel_base, kernel_size, &bt.tc_pa, &bt.tc_size);
+        tc_protect();
     }
 }
+
+/*
+ * Watch the TC's pages from the start, so that a guest write there reaches
+ * kvm_bt_code_write() (pages holding stubs are watched anyway). A write to
+ * a page without translated blocks was seen to bypass this: a stub placed
+ * there later can overwrite it (docs/kvm-bt.rst, Known differences).
+ */
+static void tc_protect(void)
+{
+    for (uint32_t off = 0; off < bt.tc_size; off += TARGET_PAGE_SIZE) {
+        tlb_protect_code(bt.ram_base + bt.tc_pa + off);
+    }
+}
+
 
 /* The guest's memory is reloaded: every patch is gone with it. */
 static void bt_reset(void *opaque)
@@ -496,6 +684,9 @@ static void bt_reset(void *opaque)
     qatomic_set(&bt.tc_live, false);
     qatomic_set(&bt.tc_broken, false);
     bt.blockers = 0;
+    bt.translations = bt.churn_refused = bt.stubs_lost = 0;
+    bt.tc_taken = false;
+    tc_protect();
     memset(bt.maps_magic, 0, kvm_bt_state.nr_vcpus * sizeof(bool));
     qatomic_inc(&bt.gen);
     qatomic_inc(&bt.code_gen);
@@ -555,6 +746,9 @@ static void monitor_summary(KvmBtSummary *sum)
     sum->tc_ea = bt.tc_live ? bt.table.tc.ea : 0;
     sum->tc_pa = bt.tc_pa;
     sum->page_blocked = bt.blockers != 0;
+    sum->translations = bt.translations;
+    sum->churn_refused = bt.churn_refused;
+    sum->stubs_lost = bt.stubs_lost;
     qemu_mutex_unlock(&bt.lock);
 }
 

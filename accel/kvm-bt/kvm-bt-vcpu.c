@@ -181,6 +181,31 @@ bool kvm_bt_mapped_in_as1(CPUState *cs, uint64_t ea)
     return false;
 }
 
+bool kvm_bt_tlb_matches_kernel(CPUState *cs, uint64_t ea)
+{
+    CPUPPCState *env = &POWERPC_CPU(cs)->env;
+    uint32_t pids[3] = { env->spr[SPR_BOOKE_PID], env->spr[SPR_BOOKE_PID1],
+                         env->spr[SPR_BOOKE_PID2] };
+
+    for (int i = 0; i < BOOKE206_MAX_TLBN; i++) {
+        for (int j = 0; j < booke206_tlb_ways(env, i); j++) {
+            ppcmas_tlb_t *tlb = booke206_get_tlbm(env, i, ea, j);
+            hwaddr raddr;
+
+            if (!tlb || (tlb->mas1 & MAS1_TS)) {
+                continue;
+            }
+            /* as QEMU's own lookup: PID1 and PID2 (e500v2) only when non-zero */
+            for (int k = 0; k < 3; k++) {
+                if ((k == 0 || pids[k]) && ppcmas_tlb_check(env, tlb, &raddr, ea, pids[k]) >= 0) {
+                    return true;
+                }
+            }
+        }
+    }
+    return false;
+}
+
 void *kvm_bt_guest_ram(uint64_t pa, unsigned len, ram_addr_t *ra)
 {
     MemoryRegion *mr;

@@ -35,6 +35,12 @@ bool kvm_bt_translate_kernel(CPUState *cs, uint64_t ea, bool ifetch, uint64_t *p
 bool kvm_bt_mapped_in_as1(CPUState *cs, uint64_t ea);
 
 /*
+ * Whether a valid entry of the guest's TLB matches @ea in the kernel's
+ * context (address space 0, the current PIDs), whatever its permissions.
+ */
+bool kvm_bt_tlb_matches_kernel(CPUState *cs, uint64_t ea);
+
+/*
  * Guest-physical RAM [pa, pa + len) as the host maps it, and its ram_addr
  * in *ra (if @ra); NULL unless it is all RAM.
  */

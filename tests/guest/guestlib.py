@@ -9,7 +9,8 @@ import time
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CACHE = os.environ.get("KVM_BT_CACHE") or os.path.join(
     os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "kvm-bt")
-QEMU = os.path.join(CACHE, "qemu", "build", "qemu-system-ppc")
+# KVM_BT_QEMU: another build of it (tests/sanitize.py runs the ASan one)
+QEMU = os.environ.get("KVM_BT_QEMU") or os.path.join(CACHE, "qemu", "build", "qemu-system-ppc")
 GUESTS = os.path.join(CACHE, "guests")
 
 BENCHES = ["null", "fork", "exec", "pagefault", "pipe", "ctxsw"]
