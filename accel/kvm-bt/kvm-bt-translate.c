@@ -292,6 +292,24 @@ typedef struct UndoWhy {
     GArray *restored;           /* ram_addr_t of words to invalidate after unlocking */
 } UndoWhy;
 
+/*
+ * Words undo_site() put back: translated blocks holding our patches go.
+ * Called unlocked: TCG's page locks are taken after ours elsewhere.
+ */
+static void invalidate_restored(GArray *restored)
+{
+    for (guint i = 0; i < restored->len; i++) {
+        ram_addr_t ra = g_array_index(restored, ram_addr_t, i);
+
+        own_write = true;
+        tb_invalidate_phys_range(ra, ra + 4);
+        own_write = false;
+    }
+    if (restored->len) {
+        qatomic_inc(&bt.code_gen);
+    }
+}
+
 /* Restore one site's word if it still holds our patch; lock held. */
 static bool undo_site(KvmBtPatchSite *s, void *opaque)
 {
@@ -328,16 +346,7 @@ static void undo_user_site_work(CPUState *cs, run_on_cpu_data data)
         undo_site(s, &why);
     }
     qemu_mutex_unlock(&bt.lock);
-    for (guint i = 0; i < restored->len; i++) {
-        ram_addr_t ra = g_array_index(restored, ram_addr_t, i);
-
-        own_write = true;
-        tb_invalidate_phys_range(ra, ra + 4);
-        own_write = false;
-    }
-    if (restored->len) {
-        qatomic_inc(&bt.code_gen);
-    }
+    invalidate_restored(restored);
     g_free(pa);
 }
 
@@ -430,16 +439,7 @@ static void tlb_changed_work(CPUState *cs, run_on_cpu_data data)
     }
     qemu_mutex_unlock(&bt.lock);
     /* TCG's page locks are taken after ours elsewhere: invalidate unlocked */
-    for (guint i = 0; i < restored->len; i++) {
-        ram_addr_t ra = g_array_index(restored, ram_addr_t, i);
-
-        own_write = true;
-        tb_invalidate_phys_range(ra, ra + 4);
-        own_write = false;
-    }
-    if (restored->len) {
-        qatomic_inc(&bt.code_gen);
-    }
+    invalidate_restored(restored);
 }
 
 /*

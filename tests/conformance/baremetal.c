@@ -125,6 +125,22 @@ void setup_base_vectors(void)
 #undef SET_IVOR
 }
 
+void payload_start(int base_vectors_only)
+{
+    /* console: CCSR at PA 0xf_e000_0000, 1 MiB, cache-inhibited, guarded */
+    tlb1_write(1, MAS1_VALID | MAS1_IPROT | MAS1_TSIZE(10), CCSR_EA | 0xa,
+               CCSR_EA | 0x05, 0xf);
+    if (base_vectors_only) {
+        setup_base_vectors();
+    } else {
+        setup_vectors();
+    }
+    /* no timer interrupt until a test asks for one */
+    mtspr(SPR_TCR, 0);
+    mtspr(SPR_DEC, 0x7fffffff);
+    mtspr(SPR_TSR, 0xffffffff);
+}
+
 void setup_vectors(void)
 {
     uint32_t base = (uint32_t)vectors;

@@ -76,6 +76,12 @@ void setup_vectors(void);
  * doorbells) and stops the VM at such an mtspr. */
 void setup_base_vectors(void);
 
+/*
+ * What most payloads do first: map the console, install the vectors (only
+ * IVOR0-15 if @base_vectors_only, for KVM e500v2), silence the timers.
+ */
+void payload_start(int base_vectors_only);
+
 /* A TLB1 (variable-size) entry, written with tlbwe. */
 void tlb1_write(unsigned esel, uint32_t mas1, uint32_t mas2, uint32_t mas3, uint32_t mas7);
 

@@ -81,12 +81,7 @@ void payload_main(void)
     uint32_t base = (uint32_t)sc_stub & 0xffff0000;
     uint32_t msr;
 
-    tlb1_write(1, MAS1_VALID | MAS1_IPROT | MAS1_TSIZE(10), CCSR_EA | 0xa,
-               CCSR_EA | 0x05, 0xf);
-    setup_base_vectors();
-    mtspr(SPR_TCR, 0);
-    mtspr(SPR_DEC, 0x7fffffff);
-    mtspr(SPR_TSR, 0xffffffff);
+    payload_start(1);
     asm volatile("wrteei 0");
     if (((uint32_t)sc_stub & 0xffff0000) != base || ((uint32_t)dtlb_stub & 0xffff0000) != base) {
         puts_("EXITCOST error=stubs-out-of-ivpr-range\n");

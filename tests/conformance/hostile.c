@@ -280,12 +280,7 @@ static int has_case(const char *fdt, const char *name)
 void payload_main(const char *fdt);
 void payload_main(const char *fdt)
 {
-    tlb1_write(1, MAS1_VALID | MAS1_IPROT | MAS1_TSIZE(10), CCSR_EA | 0xa,
-               CCSR_EA | 0x05, 0xf);
-    setup_vectors();
-    mtspr(SPR_TCR, 0);
-    mtspr(SPR_DEC, 0x7fffffff);
-    mtspr(SPR_TSR, 0xffffffff);
+    payload_start(0);
     puts_("HOSTILE start\n");
     info("tc_pa", tc_pa());
     if (has_case(fdt, "basic")) {

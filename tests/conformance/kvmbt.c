@@ -167,13 +167,7 @@ static void test_overwrite(const char *what, unsigned fn, uint32_t site, const c
 void payload_main(void);
 void payload_main(void)
 {
-    /* console: CCSR at PA 0xf_e000_0000, 1 MiB, cache-inhibited, guarded */
-    tlb1_write(1, MAS1_VALID | MAS1_IPROT | MAS1_TSIZE(10), CCSR_EA | 0xa,
-               CCSR_EA | 0x05, 0xf);
-    setup_base_vectors();
-    mtspr(SPR_TCR, 0);
-    mtspr(SPR_DEC, 0x7fffffff);
-    mtspr(SPR_TSR, 0xffffffff);
+    payload_start(1);
     asm volatile("wrteei 0" ::: "memory");
     puts_("KVMBT start\n");
 

@@ -778,13 +778,7 @@ void payload_main(void)
 {
     struct hc_result r;
 
-    /* console: CCSR at PA 0xf_e000_0000, 1 MiB, cache-inhibited, guarded */
-    tlb1_write(1, MAS1_VALID | MAS1_IPROT | MAS1_TSIZE(10), CCSR_EA | 0xa,
-               CCSR_EA | 0x05, 0xf);
-    setup_vectors();
-    mtspr(SPR_TCR, 0);
-    mtspr(SPR_DEC, 0x7fffffff);
-    mtspr(SPR_TSR, 0xffffffff);
+    payload_start(0);
     puts_("PV start\n");
 
     reset_irqs();

@@ -615,13 +615,7 @@ static void test_magic_mapping(void)
 void payload_main(void);
 void payload_main(void)
 {
-    /* console: CCSR at PA 0xf_e000_0000, 1 MiB, cache-inhibited, guarded */
-    tlb1_write(1, MAS1_VALID | MAS1_IPROT | MAS1_TSIZE(10), CCSR_EA | 0xa,
-               CCSR_EA | 0x05, 0xf);
-    setup_vectors();
-    mtspr(SPR_TCR, 0);
-    mtspr(SPR_DEC, 0x7fffffff);
-    mtspr(SPR_TSR, 0xffffffff);
+    payload_start(0);
     ee_off();
     puts_("SMC start\n");
     info("smc.code_page", (uint32_t)code_page);

@@ -365,3 +365,10 @@ def check_workload(res, name, run, ref):
     res.check(rows and not bad, f"{name}.checks", f"wrong check values: {bad}")
     res.check(guestlib.deterministic(rows) == ref, f"{name}.same_as_tcg",
               f"nested {guestlib.deterministic(rows)} vs tcg {ref}")
+
+
+def pieces_ready(res):
+    """False (and one failed check) if the rig is not built."""
+    missing = need_pieces()
+    res.check(not missing, "rig.pieces", f"missing: {missing} (make kvm-nested builds them)")
+    return not missing

@@ -58,7 +58,8 @@ def run(accel, case, stats=None, qmp=False):
                     if time.monotonic() > deadline:
                         raise TimeoutError("no power-off")
                     time.sleep(0.05)
-                query = q.cmd("query-kvm-bt", top=50)
+                # every site: the churned one ties with many on exit count
+                query = q.cmd("query-kvm-bt", top=100000)
                 q.cmd("quit")
                 out, _ = p.communicate(timeout=30)
                 rc = 0
