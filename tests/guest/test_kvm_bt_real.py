@@ -149,10 +149,15 @@ def main():
               f"TC at {tc_pa:#x}: {[hex(w) for w in words[:4]]} ... slot 1 "
               f"{[hex(w) for w in words[SLOT_WORDS:SLOT_WORDS + 2]]}")
     q = ((bt.qmp.get(1) if bt else None) or {}).get("return", {})
+    # (the VM is paused, but queued safe work may still translate before quit:
+    # the stats file, written at quit, is not compared one for one)
+    qt = q.get("translator") or {}
     res.check(q.get("enabled") and q.get("bt") and len(q.get("sites", [])) == 3
-              and (q.get("kvm") or {}).get("host") == "kvm"
-              and (q.get("translator") or {}).get("translated") == tr.get("translated"),
-              "kvm-bt.qmp.query", f"{json.dumps(q)[:400]}")
+              and (q.get("kvm") or {}).get("host") == "kvm" and qt.get("translated", 0) >= 100
+              and (q.get("kvm") or {}).get("pages-mapped") == 1, "kvm-bt.qmp.query",
+              f"enabled {q.get('enabled')} bt {q.get('bt')} sites {len(q.get('sites', []))} "
+              f"kvm { {k: v for k, v in (q.get('kvm') or {}).items() if k != 'kvm-counters'} } "
+              f"translator {qt} (stats file: {tr.get('translated')})")
     h = ((bt.qmp.get(2) if bt else None) or {}).get("return", "")
     res.check("real KVM: sampling" in h and "emulated_inst_exits" in h and "translator:" in h,
               "kvm-bt.hmp.info", h[:400])
