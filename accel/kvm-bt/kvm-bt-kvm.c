@@ -154,12 +154,12 @@ typedef struct KvmBtKvm {
     GArray *hot;                /* HotSite: waiting for translation */
     bool translate_queued;
     bool sampling;
-    unsigned quiet_polls, polls;
+    unsigned quiet_polls;
     int64_t tc_wait_since_ms;
     int64_t window_gap_ms, next_window_ms;  /* once settled */
     int64_t next_verify_ms;
-    uint64_t samples, lost, stale_samples;
-    uint64_t translations, drops, undos, stub_repairs;
+    uint64_t samples, lost;
+    uint64_t translations, drops, undos;
     unsigned nr_vcpus;
     KvmBtKvmVcpu *vcpus;
 } KvmBtKvm;
@@ -850,7 +850,6 @@ static void undo_list_work(CPUState *cs, run_on_cpu_data data)
 
         if (s && s->state == KVM_BT_PATCH_TRANSLATED) {
             undo_site(s, "the guest wrote into the stub");
-            kb.stub_repairs++;
         }
     }
     qemu_mutex_unlock(&kb.lock);
@@ -1018,7 +1017,6 @@ static void poll_cb(void *opaque)
 
     timer_mod(kb.poll, now + kb.poll_ms);
     qemu_mutex_lock(&kb.lock);
-    kb.polls++;
     memset(xlate_cache, 0, sizeof(xlate_cache));
     drain_all();
 
