@@ -7,13 +7,14 @@ KVM_BT_CACHE ?= $(HOME)/.cache/kvm-bt
 export KVM_BT_CACHE
 CORE_BUILD := $(KVM_BT_CACHE)/core-build
 
-.PHONY: all help setup qemu cross-qemu guests core nested kvm-nested check demo bench fuzz qemu-asan core-asan check-asan clean distclean
+.PHONY: all help setup qemu qtests cross-qemu guests core nested kvm-nested check demo bench fuzz qemu-asan core-asan check-asan clean distclean
 
 all: qemu core
 
 help:
 	@echo "make            build qemu-system-ppc (QEMU 7.2 + kvm-bt) and the translator core"
 	@echo "make setup      install the Debian packages everything needs (scripts/setup.sh)"
+	@echo "make qtests     QEMU's ppc qtests (tests/qtest, kvm-bt-test among them)"
 	@echo "make guests     build the stock and PV Linux guests and the workload"
 	@echo "make cross-qemu static qemu-system-ppc (kvm, kvm-bt, tcg) for a 32-bit PowerPC host (e500v2)"
 	@echo "make check      build everything and run every test (tests/run.py)"
@@ -34,6 +35,9 @@ setup:
 qemu:
 	scripts/build-qemu.sh
 
+qtests: qemu
+	scripts/build-qtests.sh
+
 cross-qemu:
 	scripts/build-cross-qemu.sh
 
@@ -53,7 +57,7 @@ core:
 	if [ ! -f $(CORE_BUILD)/build.ninja ]; then meson setup $(CORE_BUILD) . >/dev/null; fi; \
 	ninja -C $(CORE_BUILD) >/dev/null
 
-check: qemu cross-qemu guests core core-asan nested
+check: qemu qtests cross-qemu guests core core-asan nested
 	python3 tests/run.py $(SUITES)
 
 # Sanitizers: the core's unit tests (core-asan, run by 'make check' as suite

@@ -8,7 +8,8 @@ PKGS_BUILD="build-essential ccache git dpkg-dev python3 python3-venv meson ninja
  libglib2.0-dev libfdt-dev libpixman-1-dev zlib1g-dev libslirp-dev flex bison"
 PKGS_GUEST="gcc-powerpc-linux-gnu binutils-powerpc-linux-gnu libc6-dev-powerpc-cross
  linux-source-6.1 bc libssl-dev libelf-dev cpio xz-utils device-tree-compiler"
-PKGS_TEST="seabios ipxe-qemu u-boot-qemu gnuplot-nox"
+# qemu-system-data: openbios-ppc and vof.bin for the ppc boards QEMU's own qtests start
+PKGS_TEST="seabios ipxe-qemu u-boot-qemu qemu-system-data gnuplot-nox"
 # The cross-built QEMU (scripts/build-cross-qemu.sh) also uses the powerpc toolchain and
 # linux-source-6.1 above; qemu-user-static runs the result in tests (qemu-ppc-static).
 PKGS_CROSS="qemu-user-static file"

@@ -23,6 +23,7 @@ SUITES = [
     ("unit-cluster", [os.path.join(CORE, "test-cluster")]),
     ("oracle", [PY, "tests/unit/ppc-insn-oracle.py", os.path.join(CORE, "ppc-insn-tool")]),
     ("unit-sanitize", [PY, "tests/sanitize.py", "--unit"]),
+    ("qtest", [PY, "tests/qtests.py"]),
     ("boot", [PY, "tests/guest/test_boot.py"]),
     ("kvm-bt", [PY, "tests/guest/test_kvm_bt.py"]),
     ("conformance", [PY, "tests/guest/test_conformance.py"]),

@@ -20,6 +20,8 @@
 #include "sysemu/sysemu.h"
 #include "hw/boards.h"
 #include "hw/core/cpu.h"
+#include "migration/blocker.h"
+#include "sysemu/runstate.h"
 #include "cpu.h"
 #include "../tcg/tcg-accel-ops.h"
 #include "kvm-bt-hooks.h"
@@ -35,6 +37,37 @@ KvmBtState kvm_bt_state = {
 
 /* The CPU models whose trap-and-emulate virtualization KVM BookE provides. */
 static const char *const supported_cpus[] = { "e500v2", "e500mc" };
+
+/*
+ * Neither backend's state travels with the guest: patched guest code and
+ * the TC sit in guest RAM, but the site table that knows them, the TC
+ * allocator, the shared page and the per-vCPU mirrors do not. Restored
+ * elsewhere (or restored here over a running guest), patches would point
+ * at stubs nobody owns, so migration, savevm and loadvm are refused.
+ */
+int kvm_bt_block_migration(const char *backend)
+{
+    static Error *blocker;
+    Error *err = NULL;
+
+    if (runstate_check(RUN_STATE_INMIGRATE)) {
+        error_report("%s: -incoming is not supported: the monitor's state "
+                     "(translated sites, TC, shared page) is not migrated", backend);
+        return -ENOTSUP;
+    }
+    if (blocker) {
+        return 0;
+    }
+    error_setg(&blocker, "%s: migration and snapshots are not supported: the monitor's "
+               "state (translated sites, TC, shared page) is not migrated", backend);
+    if (migrate_add_blocker(blocker, &err) < 0) {
+        error_report_err(err);
+        error_free(blocker);
+        blocker = NULL;
+        return -EINVAL;
+    }
+    return 0;
+}
 
 static AccelClass *tcg_accel_class(void)
 {
@@ -62,6 +95,10 @@ static int kvm_bt_init_machine(MachineState *ms)
     }
     if (!s->bt) {
         s->cluster = false;
+    }
+    ret = kvm_bt_block_migration("kvm-bt");
+    if (ret < 0) {
+        return ret;
     }
     if (s->stats_path) {
         /* fail now, not after the guest ran for an hour */

@@ -104,6 +104,8 @@ static inline KvmBtVcpu *kvm_bt_vcpu(CPUState *cs)
 void kvm_bt_visit_hot_threshold(Visitor *v, const char *name, uint64_t *threshold,
                                 Error **errp);
 void kvm_bt_set_stats_path(char **path, const char *value, Error **errp);
+/* Refuse migration, snapshots and -incoming (both backends; @backend names it). */
+int kvm_bt_block_migration(const char *backend);
 
 /* kvm-bt-exit.c */
 int kvm_bt_vcpu_exec(CPUState *cs);

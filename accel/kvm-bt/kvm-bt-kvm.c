@@ -374,6 +374,9 @@ int kvm_bt_kvm_init(MachineState *ms, KVMState *s)
         return -errno;
     }
     close(fd);
+    if (kvm_bt_block_migration("kvm: bt=on") < 0) {
+        return -ENOTSUP;
+    }
     if (kb.stats_path) {
         kvm_bt_state.stats_path = g_strdup(kb.stats_path);
         kvm_bt_state.stats_file = fopen(kb.stats_path, "w");

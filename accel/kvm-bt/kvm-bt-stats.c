@@ -207,6 +207,10 @@ KvmBtInfo *qmp_query_kvm_bt(bool has_top, int64_t top, Error **errp)
         return NULL;
     }
     info->enabled = kvm_bt_active();
+    if (!info->enabled) {
+        /* another accelerator: nothing runs that could be counted */
+        return info;
+    }
     info->bt = kvm_bt_state.bt;
     info->pv = kvm_bt_state.pv;
     info->exit_cost_ns = kvm_bt_allowed ? kvm_bt_exit_cost_ns() : 0;
