@@ -21,6 +21,7 @@ SUITES = [
     ("unit-site-table", [os.path.join(CORE, "test-site-table")]),
     ("unit-bt", [os.path.join(CORE, "test-bt")]),
     ("unit-cluster", [os.path.join(CORE, "test-cluster")]),
+    ("unit-kvm-abi", [PY, "tests/unit/kvm-abi-check.py"]),
     ("oracle", [PY, "tests/unit/ppc-insn-oracle.py", os.path.join(CORE, "ppc-insn-tool")]),
     ("unit-sanitize", [PY, "tests/sanitize.py", "--unit"]),
     ("qtest", [PY, "tests/qtests.py"]),

@@ -23,6 +23,7 @@
 #include "migration/blocker.h"
 #include "sysemu/runstate.h"
 #include "cpu.h"
+#include "../tcg/internal.h"
 #include "../tcg/tcg-accel-ops.h"
 #include "kvm-bt-hooks.h"
 #include "kvm-bt-internal.h"
@@ -124,6 +125,8 @@ static int kvm_bt_init_machine(MachineState *ms)
     kvm_bt_bt_init();
     kvm_bt_allowed = true;
     tcg_cpu_exec_hook = kvm_bt_vcpu_exec;
+    tcg_code_write_hook = kvm_bt_code_write;
+    tcg_code_watched_hook = kvm_bt_code_watched;
     return 0;
 }
 

@@ -25,8 +25,6 @@ bool kvm_bt_xlate_shared_page(PowerPCCPU *cpu, vaddr ea, MMUAccessType access_ty
                               hwaddr *raddrp, int *psizep, int *protp, int mmu_idx,
                               bool guest_visible);
 void kvm_bt_e500_fdt(void *fdt, hwaddr kernel_base, hwaddr kernel_size);
-void kvm_bt_code_write(ram_addr_t start, ram_addr_t end);
-bool kvm_bt_code_watched(ram_addr_t ram_addr);
 bool kvm_bt_mfspr_exits(int sprn);
 
 /* -accel kvm,bt=on: called from target/ppc/kvm.c */
@@ -91,20 +89,6 @@ static inline void kvm_bt_e500_fdt_hook(void *fdt, hwaddr kernel_base, hwaddr ke
     } else if (kvm_bt_kvm_bt_on) {
         kvm_bt_kvm_fdt(fdt, kernel_base, kernel_size);
     }
-}
-
-/* Guest RAM [start, end) that may hold code is about to be written. */
-static inline void kvm_bt_code_write_hook(ram_addr_t start, ram_addr_t end)
-{
-    if (kvm_bt_allowed) {
-        kvm_bt_code_write(start, end);
-    }
-}
-
-/* True if writes to the page must keep reaching kvm_bt_code_write_hook(). */
-static inline bool kvm_bt_code_watched_hook(ram_addr_t ram_addr)
-{
-    return kvm_bt_allowed && kvm_bt_code_watched(ram_addr);
 }
 
 /*

@@ -13,7 +13,7 @@
 #include "core/site-table.h"
 #include "core/bt-sites.h"
 #include "core/bt-translate.h"
-#include "qapi/qapi-types-kvm-bt.h"
+#include "qapi/qapi-types-kvm-bt-target.h"
 
 /*
  * cpu_exec() returns this when translated code hit a privileged
@@ -124,6 +124,9 @@ void kvm_bt_page_invalidate(void);
 void kvm_bt_page_pull_all(void);
 
 /* kvm-bt-translate.c: bt=on */
+/* accel/tcg's tcg_code_write_hook and tcg_code_watched_hook (patch 0008) */
+void kvm_bt_code_write(ram_addr_t start, ram_addr_t end);
+bool kvm_bt_code_watched(ram_addr_t ram_addr);
 typedef struct KvmBtSummary {
     size_t translated, refused, dropped, undone;
     unsigned tc_live, tc_retired, tc_total;     /* TC slots */

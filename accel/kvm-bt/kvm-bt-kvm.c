@@ -57,6 +57,7 @@
 #include "core/bt-sites.h"
 #include "core/bt-translate.h"
 #include "core/ppc-insn.h"
+#include "core/kvm-para.h"
 #include "core/shared-page.h"
 #include "trace.h"
 
@@ -87,10 +88,6 @@ static const char *const tracefs_dirs[] = {
 #define VERIFY_MS           500     /* check our words this often */
 #define TC_WAIT_MS          30000   /* hot sites but no usable TC this long: give up */
 
-/* KVM's paravirtual hypercall ABI (ePAPR, KVM vendor 42) */
-#define KVM_SC_MAGIC_R0             0x4b564d21u
-#define HC_MAP_MAGIC_PAGE           ((42u << 16) | 4)
-#define MAGIC_PAGE_NOT_MAPPED_NX    1u
 #define INSN_SC                     0x44000002u
 #define INSN_DEBUG_EXIT             0x00dddd00u     /* KVMPPC_INST_SW_BREAKPOINT */
 
@@ -621,10 +618,10 @@ static void map_page_work(CPUState *cs, run_on_cpu_data data)
     regs.pc = tramp;
     regs.msr &= ~(uint64_t)(MSR_PR_BIT | MSR_EE_BIT | MSR_CE_BIT | MSR_DE_BIT | MSR_WE_BIT |
                             MSR_IS_BIT | MSR_DS_BIT);
-    regs.gpr[0] = KVM_SC_MAGIC_R0;
-    regs.gpr[11] = HC_MAP_MAGIC_PAGE;
+    regs.gpr[0] = KVM_BT_SC_MAGIC_R0;
+    regs.gpr[11] = KVM_BT_KVM_HCALL_TOKEN(KVM_BT_HC_PPC_MAP_MAGIC_PAGE);
     regs.gpr[3] = KVM_BT_SHARED_EA;
-    regs.gpr[4] = KVM_BT_SHARED_EA | MAGIC_PAGE_NOT_MAPPED_NX;
+    regs.gpr[4] = KVM_BT_SHARED_EA | KVM_BT_MAGIC_PAGE_FLAG_NOT_MAPPED_NX;
     if (kvm_vcpu_ioctl(cs, KVM_SET_REGS, &regs) < 0) {
         why = "KVM_SET_REGS failed";
         goto out;

@@ -27,6 +27,7 @@
 #include "kvm-bt-internal.h"
 #include "kvm-bt-vcpu.h"
 #include "core/ppc-insn.h"
+#include "core/kvm-para.h"
 #include "core/shared-page.h"
 #include "trace.h"
 
@@ -38,21 +39,6 @@
  */
 #define KVM_BT_SHARED_PA    (1ULL << 36)
 
-/* KVM's paravirtual ABI (Linux arch/powerpc/include/uapi/asm/kvm_para.h, epapr_hcalls.h) */
-#define KVM_SC_MAGIC_R0             0x4b564d21  /* "KVM!" */
-#define EV_KVM_VENDOR_ID            42
-#define EV_EPAPR_VENDOR_ID          1
-#define KVM_HCALL_TOKEN(nr)         ((EV_KVM_VENDOR_ID << 16) | (nr))
-#define EV_HCALL_TOKEN(nr)          ((EV_EPAPR_VENDOR_ID << 16) | (nr))
-#define KVM_HC_FEATURES             3
-#define KVM_HC_PPC_MAP_MAGIC_PAGE   4
-#define EV_IDLE                     16
-#define KVM_FEATURE_MAGIC_PAGE      1
-#define KVM_MAGIC_FEAT_MAS0_TO_SPRG7 (1 << 1)
-#define MAGIC_PAGE_FLAG_NOT_MAPPED_NX (1 << 0)
-#define EV_SUCCESS                  0
-#define EV_EINVAL                   8
-#define EV_UNIMPLEMENTED            12
 
 static MemoryRegion shared_mr;
 
@@ -276,16 +262,16 @@ static uint32_t hypercall(CPUState *cs, KvmBtVcpu *v, const struct kvm_regs *reg
     uint32_t token = regs->gpr[11];
 
     switch (token) {
-    case KVM_HCALL_TOKEN(KVM_HC_FEATURES):
-        *out = 1u << KVM_FEATURE_MAGIC_PAGE;
-        return EV_SUCCESS;
-    case KVM_HCALL_TOKEN(KVM_HC_PPC_MAP_MAGIC_PAGE): {
+    case KVM_BT_KVM_HCALL_TOKEN(KVM_BT_HC_FEATURES):
+        *out = 1u << KVM_BT_FEATURE_MAGIC_PAGE;
+        return KVM_BT_EV_SUCCESS;
+    case KVM_BT_KVM_HCALL_TOKEN(KVM_BT_HC_PPC_MAP_MAGIC_PAGE): {
         uint32_t where = regs->gpr[3];
-        uint32_t ea = regs->gpr[4] & ~MAGIC_PAGE_FLAG_NOT_MAPPED_NX;
+        uint32_t ea = regs->gpr[4] & ~KVM_BT_MAGIC_PAGE_FLAG_NOT_MAPPED_NX;
 
         /* the guest gets its own page at the one address the page lives at */
         if (where != KVM_BT_SHARED_EA || ea != KVM_BT_SHARED_EA) {
-            return EV_EINVAL;
+            return KVM_BT_EV_EINVAL;
         }
         if (!v->pv_mapped) {
             v->pv_mapped = true;
@@ -293,16 +279,16 @@ static uint32_t hypercall(CPUState *cs, KvmBtVcpu *v, const struct kvm_regs *reg
             kvm_bt_shared_push(cs, v->page);
             tlb_flush_page(cs, KVM_BT_SHARED_EA);
         }
-        *out = KVM_MAGIC_FEAT_MAS0_TO_SPRG7;
-        return EV_SUCCESS;
+        *out = KVM_BT_MAGIC_FEAT_MAS0_TO_SPRG7;
+        return KVM_BT_EV_SUCCESS;
     }
-    case EV_HCALL_TOKEN(EV_IDLE):
+    case KVM_BT_EV_HCALL_TOKEN(KVM_BT_EV_IDLE):
         /* like KVM: sleep until an interrupt is pending */
         cs->halted = 1;
         *out = regs->gpr[4];
-        return EV_SUCCESS;
+        return KVM_BT_EV_SUCCESS;
     default:
-        return EV_UNIMPLEMENTED;
+        return KVM_BT_EV_UNIMPLEMENTED;
     }
 }
 
@@ -316,14 +302,14 @@ bool kvm_bt_try_hypercall(CPUState *cs, int excp)
     uint32_t status;
 
     if (!kvm_bt_state.pv || excp != POWERPC_EXCP_SYSCALL || FIELD_EX64(env->msr, MSR, PR) ||
-        (uint32_t)env->gpr[0] != KVM_SC_MAGIC_R0) {
+        (uint32_t)env->gpr[0] != KVM_BT_SC_MAGIC_R0) {
         return false;
     }
     kvm_bt_get_regs(cs, &regs);
     status = hypercall(cs, v, &regs, &out);
     trace_kvm_bt_hypercall(cs->cpu_index, regs.gpr[11], status);
     regs.gpr[3] = status;
-    if (status == EV_SUCCESS) {
+    if (status == KVM_BT_EV_SUCCESS) {
         regs.gpr[4] = out;
     }
     regs.pc += 4;       /* resume after the sc */
@@ -341,8 +327,8 @@ void kvm_bt_e500_fdt(void *fdt, hwaddr kernel_base, hwaddr kernel_size)
     if (kvm_bt_state.pv) {
         static const char compat[] = "linux,kvm\0epapr,hypervisor-1";
         /* lis r0,0x4b56; ori r0,r0,0x4d21; sc; nop */
-        PPCInsn lis = { .kind = PPC_INSN_ADDIS, .imm = KVM_SC_MAGIC_R0 >> 16 };
-        PPCInsn ori = { .kind = PPC_INSN_ORI, .imm = KVM_SC_MAGIC_R0 & 0xffff };
+        PPCInsn lis = { .kind = PPC_INSN_ADDIS, .imm = KVM_BT_SC_MAGIC_R0 >> 16 };
+        PPCInsn ori = { .kind = PPC_INSN_ORI, .imm = KVM_BT_SC_MAGIC_R0 & 0xffff };
         PPCInsn sc = { .kind = PPC_INSN_SC };
         PPCInsn nop = { .kind = PPC_INSN_ORI };
         uint32_t hcall[4] = {
