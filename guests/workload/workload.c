@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <termios.h>
@@ -421,6 +422,29 @@ static void read_cmdline(void)
     }
 }
 
+/*
+ * The console's transmit buffer must be empty before power-off, or the
+ * kernel's "reboot: Power down" cuts our last line. tcdrain() alone gives
+ * up after a few character times, which a vCPU on a loaded host can
+ * exceed: wait until the tty queue and the UART's transmitter are empty
+ * (up to 10 s; a console that is not a serial port returns at once).
+ */
+static void drain_console(void)
+{
+    for (int i = 0; i < 1000; i++) {
+        int queued = 0;
+        unsigned int lsr = 0;
+
+        tcdrain(STDOUT_FILENO);
+        if (ioctl(STDOUT_FILENO, TIOCOUTQ, &queued) < 0 ||
+            ioctl(STDOUT_FILENO, TIOCSERGETLSR, &lsr) < 0 ||
+            (queued == 0 && (lsr & TIOCSER_TEMT))) {
+            return;
+        }
+        usleep(10000);
+    }
+}
+
 int main(int argc, char **argv)
 {
     uint64_t t0, t;
@@ -466,9 +490,8 @@ int main(int argc, char **argv)
     if (getpid() != 1) {
         return 0;
     }
-    /* the console's transmit buffer empties before power-off, not after */
     fflush(stdout);
-    tcdrain(STDOUT_FILENO);
+    drain_console();
     sync();
     reboot(RB_POWER_OFF);
     /* Power-off did not happen: say so, then let the kernel panic on init's exit. */
