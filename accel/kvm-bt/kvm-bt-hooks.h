@@ -12,10 +12,19 @@
 #include "exec/cpu-common.h"
 #include "cpu.h"
 
+#if defined(TARGET_PPC64)
+/*
+ * kvm-bt runs 32-bit e500 guests and is built into qemu-system-ppc only
+ * (accel/kvm-bt/meson.build): in qemu-system-ppc64 every hook is a no-op.
+ */
+#define kvm_bt_allowed false
+#define kvm_bt_kvm_bt_on false
+#else
 /* True when -accel kvm-bt is running. */
 extern bool kvm_bt_allowed;
 /* True when -accel kvm,bt=on is running (kvm-bt-kvm.c). */
 extern bool kvm_bt_kvm_bt_on;
+#endif
 
 bool kvm_bt_reflect_interrupt(CPUState *cs, int excp);
 void kvm_bt_interrupt_delivered(CPUState *cs);
@@ -29,9 +38,15 @@ bool kvm_bt_mfspr_exits(int sprn);
 
 /* -accel kvm,bt=on: called from target/ppc/kvm.c */
 struct KVMState;
+#if defined(TARGET_PPC64)
+static inline void kvm_bt_kvm_class_init(ObjectClass *oc) { }
+static inline int kvm_bt_kvm_init(MachineState *ms, struct KVMState *s) { return 0; }
+static inline int kvm_bt_kvm_init_vcpu(CPUState *cs) { return 0; }
+#else
 void kvm_bt_kvm_class_init(ObjectClass *oc);
 int kvm_bt_kvm_init(MachineState *ms, struct KVMState *s);
 int kvm_bt_kvm_init_vcpu(CPUState *cs);
+#endif
 void kvm_bt_kvm_fdt(void *fdt, hwaddr kernel_base, hwaddr kernel_size);
 
 /*
