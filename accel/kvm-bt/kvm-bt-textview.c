@@ -24,9 +24,9 @@
  *   QEMU's slow path); its writes go to RAM the way the guest's stores do.
  *   A fetch and a data access need different entries, so a page holding
  *   both patched code and data the guest uses often is slower, never
- *   wrong. Linux keeps data off its text pages: the stock guest reads its
- *   patched pages as data a handful of times (trace event
- *   kvm_bt_textview_read).
+ *   wrong. Linux keeps data off its text pages: booted with the tests'
+ *   workload the stock guest read its patched pages as data once (trace
+ *   event kvm_bt_textview_read).
  *
  * - A store narrower than a word into a patched word. Before the guest's
  *   store lands (or, for DMA, right after it), the word becomes the
