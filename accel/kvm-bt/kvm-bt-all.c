@@ -152,6 +152,9 @@ static void kvm_bt_setup_post(MachineState *ms, AccelState *accel)
         exit(1);
     }
     kvm_bt_bt_board_ready(ms);
+    if (kvm_bt_state.bt) {
+        kvm_bt_textview_init(ms);
+    }
     CPU_FOREACH(cs) {
         kvm_bt_vcpu_enable_trap(cs);
     }

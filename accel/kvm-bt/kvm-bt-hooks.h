@@ -35,6 +35,18 @@ bool kvm_bt_xlate_shared_page(PowerPCCPU *cpu, vaddr ea, MMUAccessType access_ty
                               bool guest_visible);
 void kvm_bt_e500_fdt(void *fdt, hwaddr kernel_base, hwaddr kernel_size);
 bool kvm_bt_mfspr_exits(int sprn);
+bool kvm_bt_own_insn(ram_addr_t first, vaddr offset, uint32_t insn);
+void kvm_bt_tlb_fill(CPUState *cs, MMUAccessType access_type, hwaddr *raddrp, int *protp);
+/* Set while bt=on has patched some page: the two hooks below have work. */
+extern bool kvm_bt_textview_live;
+
+/*
+ * The MMU index of kvm-bt's own code (patches/qemu-7.2/0014): under bt=on
+ * only accesses made through it reach the shared page at 0xFFFFF000,
+ * unless the guest asked for the page itself (pv=on).
+ */
+#define KVM_BT_MMU_IDX 10
+QEMU_BUILD_BUG_ON(NB_MMU_MODES <= KVM_BT_MMU_IDX);
 
 /* -accel kvm,bt=on: called from target/ppc/kvm.c */
 struct KVMState;
@@ -113,6 +125,30 @@ static inline void kvm_bt_e500_fdt_hook(void *fdt, hwaddr kernel_base, hwaddr ke
 static inline bool kvm_bt_mfspr_exits_hook(int sprn)
 {
     return kvm_bt_allowed && kvm_bt_mfspr_exits(sprn);
+}
+
+/*
+ * Translating supervisor code: is @insn, @offset bytes into a block whose
+ * first instruction is at ram_addr @first (-1: not RAM), a word kvm-bt
+ * wrote (a patched site, a stub)? Its memory accesses then use
+ * KVM_BT_MMU_IDX. (A block never crosses a page here.)
+ */
+static inline bool kvm_bt_own_insn_hook(ram_addr_t first, vaddr offset, uint32_t insn)
+{
+    return kvm_bt_allowed && qatomic_read(&kvm_bt_textview_live) &&
+           kvm_bt_own_insn(first, offset, insn);
+}
+
+/*
+ * QEMU's TLB is about to map guest-physical *@raddrp: data accesses to a
+ * page that holds patches go to the view serving the guest's own words.
+ */
+static inline void kvm_bt_tlb_fill_hook(CPUState *cs, MMUAccessType access_type,
+                                        hwaddr *raddrp, int *protp)
+{
+    if (kvm_bt_allowed && qatomic_read(&kvm_bt_textview_live)) {
+        kvm_bt_tlb_fill(cs, access_type, raddrp, protp);
+    }
 }
 
 #endif

@@ -180,6 +180,16 @@ void kvm_bt_site_hot(CPUState *cs, uint32_t ea, uint64_t pa, uint32_t word);
 void kvm_bt_tlb_changed(CPUState *cs, bool tlbwe);
 void kvm_bt_bt_fdt(void *fdt, hwaddr kernel_base, hwaddr kernel_size);
 
+/* kvm-bt-textview.c: what the guest must not see of our patches (issue 15) */
+void kvm_bt_textview_init(MachineState *ms);
+void kvm_bt_textview_mark(uint64_t pa, uint64_t stub_pa, unsigned stub_len);
+void kvm_bt_textview_unpatch(uint32_t *host, uint64_t pa, uint32_t orig, uint32_t patch,
+                             uint64_t start, uint64_t end);
+uint64_t kvm_bt_textview_reads(void);
+/* kvm-bt-translate.c, for it */
+bool kvm_bt_word_is_ours(uint64_t pa, uint32_t insn);
+bool kvm_bt_patched_orig(uint64_t pa, uint32_t word, uint32_t *orig);
+
 
 /* kvm-bt-stats.c */
 void kvm_bt_stats_write_file(void);

@@ -92,9 +92,15 @@ bool kvm_bt_xlate_shared_page(PowerPCCPU *cpu, vaddr ea, MMUAccessType access_ty
         /* a TLB miss about to be raised loads MAS0-3 from MAS4 */
         kvm_bt_shared_pull_mas4(CPU(cpu), v->page);
     }
-    /* supervisor data only (mmu_idx bit 0: MSR[PR] clear); never executable */
+    /*
+     * Data only, never executable; and only for kvm-bt's own code (its MMU
+     * index, kvm-bt-textview.c), unless the guest asked for the page by
+     * hypercall: then, as KVM's ABI has it, for every supervisor access
+     * (mmu_idx bit 0: MSR[PR] clear).
+     */
     if ((ea & ~(vaddr)(KVM_BT_SHARED_SIZE - 1)) != KVM_BT_SHARED_EA ||
-        access_type == MMU_INST_FETCH || !(mmu_idx & 1)) {
+        access_type == MMU_INST_FETCH ||
+        (mmu_idx != KVM_BT_MMU_IDX && !(v->pv_mapped && (mmu_idx & 1)))) {
         return false;
     }
     *raddrp = v->page_pa + (ea & (KVM_BT_SHARED_SIZE - 1));

@@ -270,8 +270,47 @@ out:
             code_changed(stub_ra, 4 * x.stub_words);
         }
         code_changed(ra, 4);
+        kvm_bt_textview_mark(w->pa, x.kind == KVM_BT_XLAT_STUB ? stub_ra - bt.ram_base : 0,
+                             x.kind == KVM_BT_XLAT_STUB ? 4 * x.stub_words : 0);
     }
     g_free(w);
+}
+
+/*
+ * Translating code (kvm-bt-textview.c): is @insn at guest-physical @pa ours,
+ * a site holding its patch or a word of a live stub?
+ */
+bool kvm_bt_word_is_ours(uint64_t pa, uint32_t insn)
+{
+    KvmBtPatchSite *s;
+    bool ours;
+
+    qemu_mutex_lock(&bt.lock);
+    s = kvm_bt_patch_lookup(&bt.table, pa);
+    ours = s && s->state == KVM_BT_PATCH_TRANSLATED && s->patch == insn;
+    if (!ours && bt.tc_size && pa - bt.tc_pa < bt.tc_size) {
+        s = kvm_bt_patch_by_stub_pa(&bt.table, pa);
+        ours = s && s->state == KVM_BT_PATCH_TRANSLATED && s->kind == KVM_BT_XLAT_STUB &&
+               pa >= s->stub_pa && pa < s->stub_pa + (s->stub_end - s->stub_ea);
+    }
+    qemu_mutex_unlock(&bt.lock);
+    return ours;
+}
+
+/* A data read of the word @word at @pa: the guest's own word if @word is our patch. */
+bool kvm_bt_patched_orig(uint64_t pa, uint32_t word, uint32_t *orig)
+{
+    KvmBtPatchSite *s;
+    bool patched;
+
+    qemu_mutex_lock(&bt.lock);
+    s = kvm_bt_patch_lookup(&bt.table, pa);
+    patched = s && s->state == KVM_BT_PATCH_TRANSLATED && s->patch == word;
+    if (patched) {
+        *orig = s->orig;
+    }
+    qemu_mutex_unlock(&bt.lock);
+    return patched;
 }
 
 /*
@@ -568,6 +607,13 @@ void kvm_bt_code_write(ram_addr_t start, ram_addr_t end)
             KvmBtPatchSite *s = kvm_bt_patch_lookup(&bt.table, pa);
 
             if (s && s->state == KVM_BT_PATCH_TRANSLATED) {
+                uint32_t *host = ram_word(pa, NULL);
+
+                /* the guest's own word, with its store merged in */
+                if (host) {
+                    kvm_bt_textview_unpatch(host, pa, s->orig, s->patch, start - bt.ram_base,
+                                            end - bt.ram_base);
+                }
                 kvm_bt_patch_dropped(&bt.table, pa);
                 qatomic_inc(&bt.code_gen);
                 trace_kvm_bt_drop(s->ea, pa);

@@ -9,6 +9,9 @@
  *                    writes over the TC
  *   hostile=exhaust  thousands of distinct hot sites (more than TC slots)
  *   hostile=churn    one hot site the guest rewrites in a loop
+ *   hostile=unseen   what in-place translation must not show (issue 15):
+ *                    supervisor access to 0xFFFFF000 it never mapped,
+ *                    loads of translated words, narrow stores into them
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -250,6 +253,84 @@ static void case_churn(void)
     info("churn.word", churn_site[0]);
 }
 
+/* ---- what the guest must not see of translation (issue 15) ---- */
+
+/*
+ * Three hot sites: mfspr SPRG0 and mfmsr (in place), wrteei 0 (a stub).
+ * Returns r3 + r4 + r5 (r5: 0 unless the third word changed).
+ */
+extern uint32_t unseen_words[];
+asm(".text\n"
+    ".align 4\n"
+    ".globl unseen_fn\n"
+    "unseen_fn: li 5, 0\n"
+    ".globl unseen_words\n"
+    "unseen_words: mfspr 3, 272\n"
+    "mfmsr 4\n"
+    "wrteei 0\n"
+    "add 3, 3, 4\n"
+    "add 3, 3, 5\n"
+    "blr\n");
+uint32_t unseen_fn(void);
+
+static void sync_word(volatile void *p)
+{
+    asm volatile("dcbst 0, %0; sync; icbi 0, %0; sync; isync" :: "r"(p) : "memory");
+}
+
+static void case_unseen(void)
+{
+    volatile uint32_t *w = unseen_words;
+    volatile uint16_t *h = (volatile uint16_t *)unseen_words;
+    volatile uint8_t *b = (volatile uint8_t *)unseen_words;
+    uint32_t v, sum = 0;
+
+    mtspr(SPR_SPRG0, 0x1234);
+    for (int i = 0; i < 20; i++) {
+        unseen_fn();
+    }
+    info("unseen.ret", unseen_fn());
+
+    /* 0xFFFFF000 is not mapped: every access takes the guest's DTLB miss */
+    asm volatile("li 3, 0; lwz 3, -4096+0x5c(0); mr %0, 3" : "=r"(v) :: "r3", "memory");
+    report("super.page.lwz");
+    info("super.page.lwz.r3", v);
+    asm volatile("li 3, 0; lbz 3, -4096+36(0); mr %0, 3" : "=r"(v) :: "r3", "memory");
+    report("super.page.lbz");
+    asm volatile("li 3, 0x77; stw 3, -4096+0x24(0)" ::: "r3", "memory");
+    report("super.page.stw");
+    asm volatile("li 3, 0x77; sth 3, -4096+0x800(0)" ::: "r3", "memory");
+    report("super.page.sth");
+
+    /* the translated words read as data: the guest's own, at any width */
+    for (int i = 0; i < 3; i++) {
+        info("unseen.lwz", w[i]);
+        sum = sum * 31 + h[2 * i] + h[2 * i + 1] + b[4 * i] + b[4 * i + 3];
+        asm volatile("lwbrx %0, 0, %1" : "=r"(v) : "r"(&w[i]) : "memory");
+        sum = sum * 31 + v;
+        asm volatile("lwarx %0, 0, %1" : "=r"(v) : "r"(&w[i]) : "memory");
+        sum = sum * 31 + v;
+    }
+    info("unseen.sum", sum);
+    report("unseen.read");
+
+    /*
+     * Stores narrower than a word over the top of each: the words become
+     * addi (li) with the rest of the guest's own word, and run as such.
+     */
+    h[0] = 0x3860;                  /* li 3, 0x42a6 */
+    sync_word(&w[0]);
+    b[4] = 0x38;                    /* li 4, 0xa6 */
+    sync_word(&w[1]);
+    h[4] = 0x38a0;                  /* li 5, 0x146: the stub's site */
+    sync_word(&w[2]);
+    for (int i = 0; i < 3; i++) {
+        info("narrow.word", w[i]);
+    }
+    info("narrow.ret", unseen_fn());
+    report("narrow");
+}
+
 /* Find "hostile=<name>" in the device tree blob (its command line). */
 static int has_case(const char *fdt, const char *name)
 {
@@ -289,6 +370,8 @@ void payload_main(const char *fdt)
         case_exhaust();
     } else if (has_case(fdt, "churn")) {
         case_churn();
+    } else if (has_case(fdt, "unseen")) {
+        case_unseen();
     } else {
         puts_("HOSTILE no case\n");
     }

@@ -265,13 +265,10 @@ def main():
     r.add_argument("--n", type=int, default=100)
     r.add_argument("--seed", type=int, default=1)
     r.add_argument("--batch", type=int, default=BATCH)
-    r.add_argument("--known", action="store_true",
-                   help="also generate the documented known differences")
     r.add_argument("--no-shrink", action="store_true")
     sub.add_parser("check")
     s = sub.add_parser("show")
     s.add_argument("seed", type=int)
-    s.add_argument("--known", action="store_true")
     a = ap.parse_args()
     os.makedirs(WORK, exist_ok=True)
     if not os.path.exists(QEMU):
@@ -281,10 +278,10 @@ def main():
         print(msg, flush=True)
 
     if a.cmd == "show":
-        sys.stdout.write(gen.render([dict(gen.generate(a.seed, a.known), id=0)]))
+        sys.stdout.write(gen.render([dict(gen.generate(a.seed), id=0)]))
         return 0
     if a.cmd == "run":
-        progs = [dict(gen.generate(s, a.known), id=i) for i, s in enumerate(range(a.seed, a.seed + a.n))]
+        progs = [dict(gen.generate(s), id=i) for i, s in enumerate(range(a.seed, a.seed + a.n))]
         t = time.monotonic()
         found = run_programs(progs, log, not a.no_shrink, a.batch)
         secs = time.monotonic() - t

@@ -83,9 +83,10 @@ BASE_REGS = list(range(3, 30))      # as RA: not r0 (reads as 0)
 
 class Op:
     """One operation: lines of assembly. A line starting with '!' is a
-    privileged instruction (labelled, left out of the code checksum: a word
-    the translator patched reads back as the patch, docs/kvm-bt.rst). An
-    op with site=True is that one instruction, which smc ops may target."""
+    privileged instruction (labelled; like every word it is in the code
+    checksum, which reads it as data: a word the translator patched must
+    read back as the guest's own). An op with site=True is that one
+    instruction, which smc, smc-narrow and ld-code ops may target."""
 
     def __init__(self, kind, lines, site=False, target=None, word=None):
         self.kind = kind
@@ -109,9 +110,8 @@ def li32(reg, v):
 
 
 class Gen:
-    def __init__(self, seed, known=False):
+    def __init__(self, seed):
         self.r = random.Random(seed)
-        self.known = known
         # per program: what each window slot's PA is (backing or the TC)
         self.slot_tc = [self.r.random() < 0.1 for _ in range(NSLOTS)]
 
@@ -336,20 +336,22 @@ class Gen:
 
     def op_page_ldst(self):
         """Loads and stores to 0xFFFFF000 (RA = 0, negative displacement),
-        after mapping it ourselves (TID 0, AS 0, random permissions). Under
-        bt=on a supervisor access the guest has not mapped reaches the
-        monitor's page (docs/kvm-bt.rst, Known differences): unmapped only
-        with known=True."""
+        after mapping it ourselves (TID 0, AS 0, random permissions) or
+        unmapping it: then the guest's access takes a DTLB miss (in either
+        state), however the monitor uses that address (bt=on: only its own
+        code reaches its page there)."""
         r = self.r
         mas0, epn = TLB_SLOTS[NSLOTS]
-        valid = not (self.known and r.random() < 0.3)
+        valid = r.random() >= 0.3
         mas1 = (0x80000000 if valid else 0) | (2 << 7)
         perms = r.choice([0x3F, 0x3F, 0x15, 0x2A, 0x03])
         lines = self.tlbwe_lines(mas0, mas1, epn, BACKING_PA + 0xF000, perms)
         for _ in range(r.randint(1, 4)):
-            off = r.randrange(0, 0x1000, 4) - 0x1000
+            ins, size = r.choice([("lwz", 4), ("stw", 4), ("lwz", 4), ("stw", 4), ("lhz", 2),
+                                  ("sth", 2), ("lbz", 1), ("stb", 1)])
+            off = r.randrange(0, 0x1000, size) - 0x1000
             d = self.reg()
-            lines.append(f"{r.choice(['lwz', 'stw'])} {d}, {off}(0)")
+            lines.append(f"{ins} {d}, {off}(0)")
         return Op("page-ldst", lines)
 
     def op_win_ldst(self):
@@ -390,16 +392,33 @@ class Gen:
         word = self.smc_word()
         return Op("smc-alias" if alias else "smc", [], target=target, word=word)
 
+    # loads of a site's word, any width and form: a translated site must
+    # read back as the guest's own word (kvm-bt-textview.c)
+    LD_CODE_FORMS = ["lwz 0", "lwz 0", "lhz 0", "lhz 2", "lha 0", "lbz 0", "lbz 1", "lbz 2",
+                     "lbz 3", "lwbrx 0", "lhbrx 2", "lwarx 0"]
+
     def op_ld_code(self, target):
-        """Load a site's word: a translated site reads back as its patch
-        (docs/kvm-bt.rst, Known differences), so only with known=True."""
-        return Op("ld-code", [], target=target, word=self.r.choice(REGS))
+        """Load (part of) a site's word into a register."""
+        return Op("ld-code", [self.r.choice(self.LD_CODE_FORMS)], target=target,
+                  word=self.r.choice(REGS))
+
+    def op_smc_narrow(self, target):
+        """Store a halfword or byte over the top of a site's word and
+        synchronize: the word becomes the site's word with the store merged
+        in, which must run as such. What is stored makes that an addi
+        whatever the rest of the word (opcode 14; a byte store keeps rD's
+        low bits but sets it to r8-r23), never a privileged word."""
+        r = self.r
+        if r.random() < 0.5:
+            v = 0x3800 | (r.choice(REGS) << 5) | r.getrandbits(5)
+            return Op("smc-narrow", ["sth"], target=target, word=v)
+        return Op("smc-narrow", ["stb"], target=target, word=r.choice([0x39, 0x3A]))
 
     WEIGHTS = [("mfmsr", 6), ("mtmsr", 5), ("wrtee", 6), ("mfspr", 14), ("mtspr", 12),
                ("rfi", 4), ("sc", 3), ("super", 2), ("tlbwe", 5), ("tlbre", 2), ("tlbsx", 2),
                ("tlbivax", 2), ("tlbilx", 2), ("dec_pend", 2), ("dec_wait", 1), ("progchk", 2),
                ("page_ldst", 3), ("tlbwe_page", 1), ("win_ldst", 6), ("alu", 5), ("smc", 3), ("smc_alias", 2),
-               ("ld_code", 2)]
+               ("ld_code", 3), ("smc_narrow", 2)]
 
     def program(self, nops=None):
         r = self.r
@@ -410,11 +429,14 @@ class Gen:
         for _ in range(nops):
             kind = r.choices(names, weights)[0]
             sites = [i for i, o in enumerate(ops) if o.site]
-            if kind in ("smc", "smc_alias", "ld_code"):
-                if not sites or (kind == "ld_code" and not self.known):
+            if kind in ("smc", "smc_alias", "ld_code", "smc_narrow"):
+                if not sites:
                     kind = "mfspr"
                 elif kind == "ld_code":
                     ops.append(self.op_ld_code(r.choice(sites)))
+                    continue
+                elif kind == "smc_narrow":
+                    ops.append(self.op_smc_narrow(r.choice(sites)))
                     continue
                 else:
                     ops.append(self.op_smc(r.choice(sites), kind == "smc_alias"))
@@ -427,8 +449,8 @@ class Gen:
                 "ops": [o.to_json() for o in ops]}
 
 
-def generate(seed, known=False):
-    p = Gen(seed, known).program()
+def generate(seed):
+    p = Gen(seed).program()
     p["seed"] = seed
     return p
 
@@ -440,27 +462,15 @@ EPI_SPRS = ["SRR0", "SRR1", "CSRR0", "CSRR1", "SPRG0", "SPRG1", "SPRG2", "SPRG3"
 
 def render_prog(idx, prog, out):
     """Append program @prog as fuzz_prog_<idx> to @out (list of lines);
-    returns the labels of its skipped (privileged) words."""
+    returns the labels of words left out of its code sum: none (fuzzrt.c
+    still takes a list)."""
     ops = [Op.from_json(o) for o in prog["ops"]]
     P = f"fp{idx}"
-    n = [0]
-    skip = []
 
     def emit(line, opi):
-        if line.startswith("!"):
-            lbl = f".L{P}_p{n[0]}"
-            n[0] += 1
-            out.append(f"{lbl}: {line[1:]}")
-            skip.append((lbl, opi))
-        else:
-            out.append(line)
+        out.append(line[1:] if line.startswith("!") else line)
 
     present = set(range(len(ops)))
-    # the word each site op ends with: the last smc over it, in body order
-    final = {}
-    for i, o in enumerate(ops):
-        if o.kind in ("smc", "smc-alias") and o.target in present:
-            final[o.target] = o.word
     out.append(f"    .globl fuzz_prog_{idx}")
     out.append(f"fuzz_prog_{idx}:")
     init = prog["init"]
@@ -500,7 +510,22 @@ def render_prog(idx, prog, out):
             if o.target not in present:
                 continue
             tl = f".L{P}_s{o.target}"
-            lines = [f"lis r{o.word or 2}, {tl}@ha", f"lwz r{o.word or 2}, {tl}@l(r{o.word or 2})"]
+            d = f"r{o.word or 2}"
+            ins, off = (o.lines[0] if o.lines else "lwz 0").split()
+            if ins in ("lwz", "lhz", "lha", "lbz"):
+                lines = [f"lis {d}, ({tl}+{off})@ha", f"{ins} {d}, ({tl}+{off})@l({d})"]
+            else:
+                # X-form: the address in a register (lwarx leaves a
+                # reservation nobody uses)
+                lines = [f"lis {d}, ({tl}+{off})@ha", f"addi {d}, {d}, ({tl}+{off})@l",
+                         f"{ins} {d}, 0, {d}"]
+        elif o.kind == "smc-narrow":
+            if o.target not in present:
+                continue
+            tl = f".L{P}_s{o.target}"
+            lines = [f"lis r2, {tl}@ha", f"addi r2, r2, {tl}@l"] + li32("r0", o.word)
+            lines += [f"{o.lines[0]} r0, 0(r2)", "dcbst 0, r2", "sync", "icbi 0, r2", "sync",
+                      "isync"]
         else:
             lines = o.lines
         for line in lines:
@@ -523,14 +548,9 @@ def render_prog(idx, prog, out):
         out.append(f"stw r3, {144 + 4 * i}(r30)")
     out += [f"li r0, 0x{FUZZ_END:x}", "sc", "b ."]
     out.append(f".L{P}_end:")
-    # sites whose last smc left a non-privileged word are checked in the sum
-    kept = []
-    for lbl, opi in skip:
-        o = ops[opi] if opi >= 0 else None
-        if o is not None and o.site and opi in final:
-            continue
-        kept.append(lbl)
-    return kept
+    # every word is in the code sum, privileged ones too (fuzzrt.c reads
+    # them as data: patched words must read back as the guest's)
+    return []
 
 
 def render(progs):

@@ -13,6 +13,11 @@ survives it and says what it did.
 - churn: a hot site rewritten 130 times with a different privileged word
   each time (each a new translation): translations stop at the churn
   limit, counted in QMP query-kvm-bt.
+- unseen (issue 15): after three sites are translated (two in place, one
+  stub), supervisor loads and stores at 0xFFFFF000, which the guest never
+  mapped, take its DTLB miss; the translated words read back as the
+  guest's own at every width and form; halfword and byte stores over them
+  leave the guest's word with the store merged in, which then runs.
 """
 import json
 import os
@@ -92,7 +97,7 @@ def main():
     if not os.path.exists(PAYLOAD):
         sys.exit(f"{PAYLOAD} missing: run 'make guests'")
     refs = {}
-    for case in ("basic", "exhaust", "churn"):
+    for case in ("basic", "exhaust", "churn", "unseen"):
         rc, ref, out, _, _ = run("tcg", case)
         check(rc == 0 and ref and ref[-1] == "HOSTILE done", f"{case} tcg: runs to power-off",
               out[-1500:])
@@ -115,6 +120,21 @@ def main():
                     if (s.get("translation") or {}).get("reason") == "the guest wrote its stub"]
             check(lost and all(s["translation"]["state"] in ("undone", "dropped") for s in lost),
                   f"basic {mode}: their sites are no longer translated", f"{lost}")
+
+    # unseen: every mode prints what tcg prints, with the sites translated
+    for mode in MODES:
+        rc, lines, out, data, _ = run(mode, "unseen")
+        same_as_tcg("unseen", refs["unseen"], mode, rc, lines, out)
+        if "bt=on" in mode:
+            kinds = {(s.get("translation") or {}).get("kind") for s in (data or {}).get("sites", [])
+                     if (s.get("translation") or {}).get("state") in ("translated", "dropped")}
+            check({"inplace", "stub"} <= kinds,
+                  f"unseen {mode}: in-place and stub translations were made before the probes",
+                  f"kinds {kinds}")
+    faults = [l for l in refs["unseen"] if l.startswith("HOSTILE super.page")]
+    check(len(faults) == 4 and all("vec=13" in l for l in faults),
+          "unseen tcg: supervisor accesses to an unmapped 0xFFFFF000 take a DTLB miss",
+          "\n".join(faults))
 
     # exhaust: more hot sites than TC slots
     rc, lines, out, data, _ = run("kvm-bt,bt=on,hot-threshold=1", "exhaust")
