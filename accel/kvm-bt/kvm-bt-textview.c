@@ -41,6 +41,7 @@
 #include "qemu/osdep.h"
 #include "qemu/bitmap.h"
 #include "qemu/bswap.h"
+#include "qemu/stats64.h"
 #include "qapi/error.h"
 #include "cpu.h"
 #include "exec/address-spaces.h"
@@ -65,7 +66,7 @@ static struct {
     ram_addr_t ram_base;
     unsigned long *sites;       /* guest pages holding a patched site */
     unsigned long *ours;        /* ... or a stub: words that may be ours */
-    uint64_t reads;             /* data reads the view served */
+    Stat64 reads;               /* data reads the view served (64-bit on 32-bit hosts too) */
 } tv;
 
 static bool page_marked(unsigned long *map, uint64_t pa)
@@ -177,7 +178,7 @@ static uint64_t view_read(void *opaque, hwaddr addr, unsigned size)
             stl_be_p(buf + (w - w0), orig);
         }
     }
-    qatomic_inc(&tv.reads);
+    stat64_add(&tv.reads, 1);
     trace_kvm_bt_textview_read(addr, size);
     return ldn_be_p(buf + (addr - w0), size);
 }
@@ -202,7 +203,7 @@ static const MemoryRegionOps view_ops = {
 
 uint64_t kvm_bt_textview_reads(void)
 {
-    return qatomic_read(&tv.reads);
+    return stat64_get(&tv.reads);
 }
 
 static void textview_reset(void *opaque)
