@@ -19,7 +19,9 @@
 - exit clusters: the TLB-miss handler's tlbwe steps on to its rfi in one
   exit (QMP, and the words in guest memory), the exits they avoid are what
   cluster=off has more, and a guest rewriting a word of a cluster makes that
-  word exit on its own again (smc.c); cluster=on without bt=on is refused.
+  word exit on its own again (smc.c); cluster=on without bt=on is refused;
+- a system reset (QMP, mid-workload) leaves no site, exit or translation
+  behind, and the guest then runs the whole workload as under tcg.
 
 Independent QEMUs run in parallel; checks are printed in a fixed order.
 """
@@ -30,6 +32,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 
 import guestlib as g
 from qmp import QMP
@@ -141,6 +144,52 @@ def run_linux(tmp, tag, accel, flavour="stock", smp=1, extra=(), timeout=TIMEOUT
         accel += ",stats-file=" + stats
     rc, out, _ = g.run_guest(g.qemu_args(accel, flavour, g.TEST_ITERS, smp, extra), timeout)
     return rc, out, workload(out), g.load_json(stats) if stats else None
+
+
+def run_linux_reset(tmp, tag):
+    """bt=on: once the workload printed its first result, stop the guest,
+    system_reset it over QMP, read query-kvm-bt while it is still stopped,
+    and let it boot again and run the whole workload to power-off.
+    Returns (exit code, output, workload rows after the reset, query right
+    after the reset, stats, QMP error or None)."""
+    sock = tmpfile(tmp, tag + ".sock")
+    stats = tmpfile(tmp, tag + ".json")
+    # no -no-reboot: with it, QEMU turns system_reset into a shutdown
+    args = [a for a in g.qemu_args(f"kvm-bt,stats-file={stats}", iters=g.TEST_ITERS,
+                                   extra=["-qmp", f"unix:{sock},server=on,wait=off"])
+            if a != "-no-reboot"]
+    lines, after, error = [], None, None
+    p = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True, errors="replace")
+    timed_out = []
+    watchdog = threading.Timer(TIMEOUT, lambda: (timed_out.append(True), p.kill()))
+    watchdog.start()
+    try:
+        q = QMP(sock)
+        for line in p.stdout:
+            lines.append(line)
+            if after is None and line.startswith("KVMBT-RESULT"):
+                q.cmd("stop")
+                q.cmd("system_reset")
+                q.wait_event("RESET", 30)
+                after = q.cmd("query-kvm-bt", top=1000)
+                q.cmd("cont")
+        rc = p.wait(timeout=30)
+        q.close()
+    except Exception as e:     # reported through the checks
+        error = repr(e)
+        rc = None
+    finally:
+        watchdog.cancel()
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        if timed_out:
+            rc, error = None, error or f"timed out after {TIMEOUT}s"
+    out = "".join(lines)
+    boots = [i for i, l in enumerate(lines) if l.startswith("KVMBT-BOOT")]
+    rows = workload("".join(lines[boots[-1]:])) if len(boots) == 2 else []
+    return rc, out, rows, after, g.load_json(stats), error
 
 
 def hmp(q, command):
@@ -297,6 +346,7 @@ def jobs(tmp):
         "linux-nocl0": (run_linux, (tmp, "linux-nocl0", "kvm-bt,cluster=off,exit-cost-ns=0", "stock",
                                     1, ICOUNT)),
         "linux-pv": (run_linux, (tmp, "linux-pv", "kvm-bt,bt=off,pv=on", "pv", 1, ICOUNT)),
+        "linux-reset": (run_linux_reset, (tmp, "linux-reset")),
     }
 
 
@@ -621,6 +671,44 @@ def check_linux(r, syms, text):
     return stats
 
 
+def check_reset(r):
+    """A system reset clears every table: no site, exit or translation
+    survives it (not even a vCPU's own count, which would make a site hot
+    before the reset ask for translation at its first exit after it), and the
+    guest booted again runs the whole workload as under tcg."""
+    rc, out, rows, after, stats, error = r["linux-reset"]
+    ref = r["linux-tcg"][2]
+    check(rc == 0 and error is None, "reset: the guest reset mid-workload runs to power-off",
+          f"rc {rc}, {error}; " + trouble(out))
+    check(out.count("KVMBT-BOOT") == 2, "reset: the guest booted twice",
+          f"{out.count('KVMBT-BOOT')} boots")
+    check(rows and g.deterministic(rows) == g.deterministic(ref),
+          "reset: the whole workload after the reset gives tcg's output",
+          diff_lines(g.deterministic(ref), g.deterministic(rows)))
+    if not after:
+        check(False, "reset: query-kvm-bt right after the reset", "no answer")
+    else:
+        tr = after.get("translator") or {}
+        check(after["total"] == 0 and not after["sites"] and not after["by-class"],
+              "reset: no exit or site is left right after the reset",
+              f"total {after['total']}, {len(after['sites'])} sites")
+        check(tr.get("translated") == 0 and tr.get("translations") == 0 and
+              tr.get("tc-used") == 0 and not tr.get("page-blocked"),
+              "reset: no translation, TC slot or blocker is left right after the reset", str(tr))
+    if not stats:
+        check(False, "reset: stats file written", "missing")
+        return
+    sites = stats.get("sites", [])
+    check(sum(s["count"] for s in sites) == stats["exits"]["privileged"],
+          "reset: the sites add up to the privileged exits since the reset",
+          f"{sum(s['count'] for s in sites)} vs {stats['exits']['privileged']}")
+    early = [s for s in sites if s.get("translation") and
+             s["translation"]["state"] != "counting" and s["count"] < DEFAULT_HOT_THRESHOLD]
+    check(stats["translator"]["translated"] > 0 and not early,
+          "reset: sites are translated again after the reset, each once hot since it",
+          f"{stats['translator']['translated']} translated; early: {early[:3]}")
+
+
 def class_table(runs):
     classes = []
     for _, st in runs:
@@ -704,6 +792,7 @@ def main():
     check_smc(r)
     bt_stats = check_linux(r, syms, text)
     check_exit_counts(r, bt_stats)
+    check_reset(r)
     return results.finish()
 
 

@@ -277,12 +277,61 @@ KvmBtPatchSite *kvm_bt_patch_by_stub_pa(KvmBtPatchTable *t, uint64_t pa)
     return slot < 0 ? NULL : kvm_bt_patch_lookup(t, t->tc.owner[slot]);
 }
 
-/* ---- state machine ---- */
+/* ---- the lifecycle ---- */
+
+#define C KVM_BT_PATCH_COUNTING
+#define T KVM_BT_PATCH_TRANSLATED
+#define D KVM_BT_PATCH_DROPPED
+#define U KVM_BT_PATCH_UNDONE
+#define R KVM_BT_PATCH_REFUSED
+#define X KVM_BT_PATCH__COUNT       /* not allowed */
+
+static const uint8_t lifecycle[KVM_BT_PATCH__COUNT][KVM_BT_SITE_EVENT__COUNT] = {
+    /*             EXIT NEW_WORD HOT TRANSLATE REFUSE DROP UNDO RECOUNT */
+    [C] = {        C,   C,       C,  T,        R,     X,   X,   X },
+    [T] = {        T,   C,       T,  X,        X,     D,   U,   X },
+    [D] = {        D,   C,       D,  X,        X,     X,   X,   C },
+    [U] = {        U,   C,       C,  X,        X,     X,   X,   C },
+    [R] = {        R,   C,       R,  X,        X,     X,   X,   C },
+};
+
+#undef C
+#undef T
+#undef D
+#undef U
+#undef R
+#undef X
+
+KvmBtPatchState kvm_bt_site_next(KvmBtPatchState from, KvmBtSiteEvent ev)
+{
+    if ((unsigned)from >= KVM_BT_PATCH__COUNT || (unsigned)ev >= KVM_BT_SITE_EVENT__COUNT) {
+        return KVM_BT_PATCH__COUNT;
+    }
+    return lifecycle[from][ev];
+}
+
+const char *kvm_bt_site_event_name(KvmBtSiteEvent ev)
+{
+    static const char *const names[KVM_BT_SITE_EVENT__COUNT] = {
+        [KVM_BT_SITE_EXIT] = "exit",
+        [KVM_BT_SITE_NEW_WORD] = "new-word",
+        [KVM_BT_SITE_HOT] = "hot",
+        [KVM_BT_SITE_TRANSLATE] = "translate",
+        [KVM_BT_SITE_REFUSE] = "refuse",
+        [KVM_BT_SITE_DROP] = "drop",
+        [KVM_BT_SITE_UNDO] = "undo",
+        [KVM_BT_SITE_RECOUNT] = "recount",
+    };
+
+    return (unsigned)ev < KVM_BT_SITE_EVENT__COUNT ? names[ev] : "?";
+}
 
 void kvm_bt_patch_init(KvmBtPatchTable *t, uint64_t threshold)
 {
     memset(t, 0, sizeof(*t));
     t->threshold = threshold;
+    t->gen = 1;
+    t->code_gen = 1;            /* a vCPU's cluster_gen 0 means "never decided" */
 }
 
 void kvm_bt_patch_destroy(KvmBtPatchTable *t)
@@ -294,9 +343,74 @@ void kvm_bt_patch_destroy(KvmBtPatchTable *t)
     memset(t, 0, sizeof(*t));
 }
 
+void kvm_bt_patch_reset(KvmBtPatchTable *t)
+{
+    uint64_t threshold = t->threshold;
+    unsigned gen = kvm_bt_patch_gen(t), code_gen = kvm_bt_patch_code_gen(t);
+
+    kvm_bt_patch_destroy(t);
+    kvm_bt_patch_init(t, threshold);
+    __atomic_store_n(&t->gen, gen + 1, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&t->code_gen, code_gen + 1, __ATOMIC_SEQ_CST);
+}
+
 void kvm_bt_patch_set_threshold(KvmBtPatchTable *t, uint64_t threshold)
 {
     t->threshold = threshold;
+}
+
+unsigned kvm_bt_patch_gen(const KvmBtPatchTable *t)
+{
+    return __atomic_load_n(&t->gen, __ATOMIC_SEQ_CST);
+}
+
+unsigned kvm_bt_patch_code_gen(const KvmBtPatchTable *t)
+{
+    return __atomic_load_n(&t->code_gen, __ATOMIC_SEQ_CST);
+}
+
+static void bump_gen(KvmBtPatchTable *t)
+{
+    __atomic_add_fetch(&t->gen, 1, __ATOMIC_SEQ_CST);
+}
+
+void kvm_bt_patch_code_changed(KvmBtPatchTable *t)
+{
+    __atomic_add_fetch(&t->code_gen, 1, __ATOMIC_SEQ_CST);
+}
+
+unsigned kvm_bt_patch_block(KvmBtPatchTable *t, bool on)
+{
+    unsigned n = t->blockers;
+
+    n = on ? n + 1 : n ? n - 1 : 0;
+    __atomic_store_n(&t->blockers, n, __ATOMIC_SEQ_CST);
+    bump_gen(t);
+    return n;
+}
+
+unsigned kvm_bt_patch_blockers(const KvmBtPatchTable *t)
+{
+    return __atomic_load_n(&t->blockers, __ATOMIC_SEQ_CST);
+}
+
+void kvm_bt_patch_tc_broken(KvmBtPatchTable *t, bool broken)
+{
+    /* broken: stubs were undone (again), decisions about them no longer hold */
+    if (broken || t->tc_broken) {
+        __atomic_store_n(&t->tc_broken, broken, __ATOMIC_SEQ_CST);
+        bump_gen(t);
+    }
+}
+
+bool kvm_bt_patch_tc_is_broken(const KvmBtPatchTable *t)
+{
+    return __atomic_load_n(&t->tc_broken, __ATOMIC_SEQ_CST);
+}
+
+void kvm_bt_patch_tc_taken(KvmBtPatchTable *t)
+{
+    t->tc_taken = true;
 }
 
 static bool is_hot(const KvmBtPatchTable *t, const KvmBtPatchSite *s)
@@ -305,38 +419,95 @@ static bool is_hot(const KvmBtPatchTable *t, const KvmBtPatchSite *s)
            s->exits_before >= t->threshold;
 }
 
-/* Leave TRANSLATED: forget the page bit, retire the slot. */
-static void untranslate(KvmBtPatchTable *t, KvmBtPatchSite *s, KvmBtPatchState to)
+/*
+ * The one place a site changes state: @ev must be allowed in its state.
+ * Leaving TRANSLATED forgets the page bit and retires the slot; entering
+ * COUNTING (a new word, or counting again) starts from zero, and counts as
+ * a restart (the churn limit).
+ */
+static bool transition(KvmBtPatchTable *t, KvmBtPatchSite *s, KvmBtSiteEvent ev)
 {
-    page_unmark(t, s->pa);
-    kvm_bt_tc_free(t, s->tc_slot);
+    KvmBtPatchState to = kvm_bt_site_next(s->state, ev);
+
+    if (to == KVM_BT_PATCH__COUNT) {
+        return false;
+    }
+    if (s->state == KVM_BT_PATCH_TRANSLATED && to != KVM_BT_PATCH_TRANSLATED) {
+        page_unmark(t, s->pa);
+        kvm_bt_tc_free(t, s->tc_slot);
+    }
+    if (to == KVM_BT_PATCH_COUNTING && s->state != KVM_BT_PATCH_COUNTING) {
+        s->reason = NULL;
+        s->exits_before = 0;
+        s->restarts++;
+    }
     s->state = to;
+    return true;
 }
 
-/* Start counting afresh, for @word */
-static void restart(KvmBtPatchTable *t, KvmBtPatchSite *s, uint32_t word)
+/* An exit at a known site showing @word: a new word restarts it. */
+static void count_exit(KvmBtPatchTable *t, KvmBtPatchSite *s, uint32_t ea, uint32_t word)
 {
-    if (s->state == KVM_BT_PATCH_TRANSLATED) {
-        untranslate(t, s, KVM_BT_PATCH_DROPPED);
+    if (word != s->orig && !(s->state == KVM_BT_PATCH_TRANSLATED && word == s->patch)) {
+        /* the guest replaced the code behind our back: a new site */
+        if (s->state == KVM_BT_PATCH_COUNTING) {
+            /* restart() did this from COUNTING too: count afresh */
+            s->reason = NULL;
+            s->exits_before = 0;
+            s->restarts++;
+        }
+        transition(t, s, KVM_BT_SITE_NEW_WORD);
+        s->orig = word;
     }
-    s->orig = word;
-    s->state = KVM_BT_PATCH_COUNTING;
-    s->reason = NULL;
-    s->exits_before = 0;
-    s->restarts++;
+    if (s->state == KVM_BT_PATCH_COUNTING) {
+        s->ea = ea;
+        s->exits_before++;
+    } else {
+        s->exits_after++;
+    }
+}
+
+/* The site at @pa, added (COUNTING, no exits yet) if new; NULL on OOM. */
+static KvmBtPatchSite *site_get(KvmBtPatchTable *t, uint64_t pa, uint32_t ea, uint32_t word,
+                                bool *added)
+{
+    KvmBtPatchSite *s = kvm_bt_patch_lookup(t, pa);
+
+    *added = false;
+    if (s) {
+        return s;
+    }
+    if ((t->count + 1) * 2 > t->capacity && !sites_grow(t)) {
+        return NULL;
+    }
+    s = site_probe(t, pa);
+    *s = (KvmBtPatchSite){
+        .pa = pa, .ea = ea, .orig = word, .used = true, .tc_slot = -1,
+        .state = KVM_BT_PATCH_COUNTING,
+    };
+    t->count++;
+    *added = true;
+    return s;
+}
+
+/* Is @pa inside the TC's slots? */
+static bool in_tc(const KvmBtPatchTable *t, uint64_t pa)
+{
+    return t->tc.total && pa >= t->tc.pa &&
+           pa - t->tc.pa < (uint64_t)t->tc.total * slot_bytes(&t->tc);
 }
 
 bool kvm_bt_patch_note_exit(KvmBtPatchTable *t, uint64_t pa, uint32_t ea, uint32_t word,
                             KvmBtPatchSite **site)
 {
     KvmBtPatchSite *s;
+    bool added;
 
     if (site) {
         *site = NULL;
     }
     /* an exit inside a stub (its fallback, or a stale copy) belongs to the stub's site */
-    if (t->tc.total && pa >= t->tc.pa &&
-        pa - t->tc.pa < (uint64_t)t->tc.total * slot_bytes(&t->tc)) {
+    if (in_tc(t, pa)) {
         s = kvm_bt_patch_by_stub_pa(t, pa);
         if (s) {
             s->exits_after++;
@@ -346,33 +517,66 @@ bool kvm_bt_patch_note_exit(KvmBtPatchTable *t, uint64_t pa, uint32_t ea, uint32
         }
         return false;
     }
-
-    s = kvm_bt_patch_lookup(t, pa);
+    s = site_get(t, pa, ea, word, &added);
     if (!s) {
-        if ((t->count + 1) * 2 > t->capacity && !sites_grow(t)) {
-            return false;
-        }
-        s = site_probe(t, pa);
-        *s = (KvmBtPatchSite){
-            .pa = pa, .ea = ea, .orig = word, .used = true, .tc_slot = -1,
-            .state = KVM_BT_PATCH_COUNTING,
-        };
-        t->count++;
-    } else if (word != s->orig &&
-               !(s->state == KVM_BT_PATCH_TRANSLATED && word == s->patch)) {
-        /* the guest replaced the code behind our back: a new site */
-        restart(t, s, word);
+        return false;
     }
+    count_exit(t, s, ea, word);
     if (site) {
         *site = s;
     }
-    if (s->state == KVM_BT_PATCH_COUNTING) {
-        s->ea = ea;
-        s->exits_before++;
-        return is_hot(t, s);
+    return is_hot(t, s);
+}
+
+KvmBtHotVerdict kvm_bt_patch_hot(KvmBtPatchTable *t, uint64_t pa, uint32_t ea, uint32_t word,
+                                 uint32_t mem_word, bool mem_ok, bool needs_stub,
+                                 KvmBtPatchSite **site)
+{
+    KvmBtPatchSite *s = kvm_bt_patch_lookup(t, pa);
+    bool added;
+
+    if (site) {
+        *site = s;
     }
-    s->exits_after++;
-    return false;
+    if (s && s->state == KVM_BT_PATCH_UNDONE) {
+        /* what undid it changed since (the vCPU asks once a generation): try again */
+        transition(t, s, KVM_BT_SITE_HOT);
+    }
+    if (!mem_ok || mem_word != word) {
+        return KVM_BT_HOT_WORD_CHANGED;
+    }
+    if (t->blockers) {
+        return KVM_BT_HOT_BLOCKED;
+    }
+    if (in_tc(t, pa)) {
+        return KVM_BT_HOT_DECIDED;      /* a stub's own word: never a site */
+    }
+    s = site_get(t, pa, ea, word, &added);
+    if (site) {
+        *site = s;
+    }
+    if (!s) {
+        return KVM_BT_HOT_NO_SITE;
+    }
+    count_exit(t, s, ea, word);
+    if (s->state != KVM_BT_PATCH_COUNTING) {
+        return KVM_BT_HOT_DECIDED;
+    }
+    transition(t, s, KVM_BT_SITE_HOT);
+    if (s->restarts >= KVM_BT_CHURN_LIMIT) {
+        kvm_bt_patch_refused(t, pa, "rewritten too often (churn limit)");
+        t->churn_refused++;
+        return KVM_BT_HOT_CHURN;
+    }
+    if (needs_stub && t->tc_taken) {
+        kvm_bt_patch_refused(t, pa, "the guest wrote the TC: no stub slot");
+        return KVM_BT_HOT_TC_TAKEN;
+    }
+    if (needs_stub && t->tc_broken) {
+        /* not refused: asked again once the TC's mapping is back (gen) */
+        return KVM_BT_HOT_TC_AWAY;
+    }
+    return KVM_BT_HOT_DECIDE;
 }
 
 bool kvm_bt_patch_translated(KvmBtPatchTable *t, uint64_t pa, const KvmBtXlat *x)
@@ -380,7 +584,8 @@ bool kvm_bt_patch_translated(KvmBtPatchTable *t, uint64_t pa, const KvmBtXlat *x
     KvmBtPatchSite *s = kvm_bt_patch_lookup(t, pa);
     int slot = -1;
 
-    if (!s || s->state != KVM_BT_PATCH_COUNTING || x->kind == KVM_BT_XLAT_NONE) {
+    if (!s || kvm_bt_site_next(s->state, KVM_BT_SITE_TRANSLATE) == KVM_BT_PATCH__COUNT ||
+        x->kind == KVM_BT_XLAT_NONE) {
         return false;
     }
     if (x->kind == KVM_BT_XLAT_STUB) {
@@ -408,7 +613,8 @@ bool kvm_bt_patch_translated(KvmBtPatchTable *t, uint64_t pa, const KvmBtXlat *x
     s->patch = x->patch;
     s->kind = x->kind;
     s->reason = NULL;
-    s->state = KVM_BT_PATCH_TRANSLATED;
+    transition(t, s, KVM_BT_SITE_TRANSLATE);
+    t->translations++;
     return true;
 }
 
@@ -416,10 +622,9 @@ bool kvm_bt_patch_refused(KvmBtPatchTable *t, uint64_t pa, const char *reason)
 {
     KvmBtPatchSite *s = kvm_bt_patch_lookup(t, pa);
 
-    if (!s || s->state != KVM_BT_PATCH_COUNTING) {
+    if (!s || !transition(t, s, KVM_BT_SITE_REFUSE)) {
         return false;
     }
-    s->state = KVM_BT_PATCH_REFUSED;
     s->reason = reason;
     return true;
 }
@@ -428,34 +633,36 @@ bool kvm_bt_patch_dropped(KvmBtPatchTable *t, uint64_t pa)
 {
     KvmBtPatchSite *s = kvm_bt_patch_lookup(t, pa);
 
-    if (!s || s->state != KVM_BT_PATCH_TRANSLATED) {
-        return false;
-    }
-    untranslate(t, s, KVM_BT_PATCH_DROPPED);
-    return true;
+    return s && transition(t, s, KVM_BT_SITE_DROP);
 }
 
 bool kvm_bt_patch_undone(KvmBtPatchTable *t, uint64_t pa, const char *reason)
 {
     KvmBtPatchSite *s = kvm_bt_patch_lookup(t, pa);
 
-    if (!s || s->state != KVM_BT_PATCH_TRANSLATED) {
+    if (!s || !transition(t, s, KVM_BT_SITE_UNDO)) {
         return false;
     }
-    untranslate(t, s, KVM_BT_PATCH_UNDONE);
     s->reason = reason;
     return true;
+}
+
+bool kvm_bt_patch_stub_lost(KvmBtPatchTable *t, uint64_t pa, bool restored)
+{
+    bool ok = restored ? kvm_bt_patch_undone(t, pa, "the guest wrote its stub")
+                       : kvm_bt_patch_dropped(t, pa);
+
+    if (ok) {
+        t->stubs_lost++;
+    }
+    return ok;
 }
 
 bool kvm_bt_patch_recount(KvmBtPatchTable *t, uint64_t pa)
 {
     KvmBtPatchSite *s = kvm_bt_patch_lookup(t, pa);
 
-    if (!s || s->state == KVM_BT_PATCH_COUNTING || s->state == KVM_BT_PATCH_TRANSLATED) {
-        return false;
-    }
-    restart(t, s, s->orig);
-    return true;
+    return s && transition(t, s, KVM_BT_SITE_RECOUNT);
 }
 
 void kvm_bt_patch_foreach(KvmBtPatchTable *t, bool (*fn)(KvmBtPatchSite *s, void *opaque),

@@ -85,6 +85,18 @@ KvmBtSite *kvm_bt_sites_get(KvmBtSiteTable *t, uint32_t ea, uint32_t word,
     return s;
 }
 
+bool kvm_bt_site_cache_hot(KvmBtSite *s, uint64_t threshold, unsigned gen)
+{
+    if (!threshold || s->exits < threshold || s->bt_gen == gen) {
+        return false;
+    }
+    s->bt_gen = gen;
+    if (!s->exits_hot) {
+        s->exits_hot = s->exits;
+    }
+    return true;
+}
+
 static int by_exits_desc(const void *a, const void *b)
 {
     const KvmBtSite *x = a, *y = b;
