@@ -1568,7 +1568,7 @@ static void test_lifecycle_reset(void)
     code_gen = kvm_bt_patch_code_gen(&t);
 
     kvm_bt_patch_reset(&t);
-    CHECK(!kvm_bt_patch_lookup(&t, 0x1000) && t.count == 0 && t.translated == 0 &&
+    CHECK(!kvm_bt_patch_lookup(&t, 0x1000) && t.sites.count == 0 && t.translated == 0 &&
           !kvm_bt_patch_any_in(&t, 0, UINT64_MAX), "no sites");
     CHECK(t.threshold == 7 && !t.blockers && !t.tc_taken && !t.tc_broken &&
           !t.translations && !t.churn_refused && !t.stubs_lost, "conditions and counters");
@@ -1716,7 +1716,7 @@ static void test_sites_many(void)
             ok &= kvm_bt_patch_translated(&t, pa, &x);
         }
     }
-    CHECK(ok && t.count == 5000, "count %zu", t.count);
+    CHECK(ok && t.sites.count == 5000, "count %zu", t.sites.count);
     for (uint64_t i = 0; i < 5000; i++) {
         uint64_t pa = 0x100000 + 4 * i * 7;
         KvmBtPatchSite *s = kvm_bt_patch_lookup(&t, pa);

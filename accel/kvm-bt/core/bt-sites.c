@@ -1,10 +1,10 @@
 /*
  * kvm-bt translator core: BT site table and translation-cache allocator
  *
- * Sites: open addressing with linear probing on the word's physical
- * address, load kept under 1/2; entries are never removed (a site's
- * history is what the statistics report).
- * Pages: a second such hash, one entry per 4 KiB page that ever held a
+ * Sites: an oa-table.h table keyed by the word's physical address;
+ * entries are never removed (a site's history is what the statistics
+ * report).
+ * Pages: a second such table, one entry per 4 KiB page that ever held a
  * TRANSLATED word, with a bitmap of those words. Every guest write to a
  * code page asks whether it hits a patch; the answer is usually "no" and
  * costs one compare (no translations at all) or one probe.
@@ -13,6 +13,7 @@
  */
 #include "bt-sites.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,90 +25,47 @@ static size_t hash64(uint64_t v)
     return (size_t)((v * 0x9e3779b97f4a7c15ull) >> 32);
 }
 
-/* ---- sites ---- */
+/* ---- the tables (oa-table.h) ---- */
 
-static KvmBtPatchSite *site_probe(const KvmBtPatchTable *t, uint64_t pa)
+static uint64_t site_key(const void *entry)
 {
-    size_t mask = t->capacity - 1;
-
-    for (size_t i = hash64(pa >> 2) & mask;; i = (i + 1) & mask) {
-        KvmBtPatchSite *s = &t->sites[i];
-
-        if (!s->used || s->pa == pa) {
-            return s;
-        }
-    }
+    return ((const KvmBtPatchSite *)entry)->pa;
 }
 
-static bool sites_grow(KvmBtPatchTable *t)
+static size_t site_hash(uint64_t pa)
 {
-    size_t cap = t->capacity ? t->capacity * 2 : 256;
-    KvmBtPatchTable n = { .sites = calloc(cap, sizeof(KvmBtPatchSite)), .capacity = cap };
-
-    if (!n.sites) {
-        return false;
-    }
-    for (size_t i = 0; i < t->capacity; i++) {
-        if (t->sites[i].used) {
-            *site_probe(&n, t->sites[i].pa) = t->sites[i];
-        }
-    }
-    free(t->sites);
-    t->sites = n.sites;
-    t->capacity = cap;
-    return true;
+    return hash64(pa >> 2);
 }
+
+static const KvmBtOaType site_type = {
+    .size = sizeof(KvmBtPatchSite), .used_offset = offsetof(KvmBtPatchSite, used),
+    .key = site_key, .hash = site_hash, .first_capacity = 256,
+};
+
+static uint64_t page_key(const void *entry)
+{
+    return ((const KvmBtPatchPage *)entry)->page;
+}
+
+static const KvmBtOaType page_type = {
+    .size = sizeof(KvmBtPatchPage), .used_offset = offsetof(KvmBtPatchPage, used),
+    .key = page_key, .hash = hash64, .first_capacity = 64,
+};
 
 KvmBtPatchSite *kvm_bt_patch_lookup(KvmBtPatchTable *t, uint64_t pa)
 {
-    KvmBtPatchSite *s;
-
-    if (!t->capacity) {
-        return NULL;
-    }
-    s = site_probe(t, pa);
-    return s->used ? s : NULL;
+    return kvm_bt_oa_find(&t->sites, pa);
 }
 
 /* ---- pages with patches ---- */
 
-static KvmBtPatchPage *page_probe(const KvmBtPatchPage *pages, size_t cap, uint64_t page)
-{
-    size_t mask = cap - 1;
-
-    for (size_t i = hash64(page) & mask;; i = (i + 1) & mask) {
-        const KvmBtPatchPage *p = &pages[i];
-
-        if (!p->used || p->page == page) {
-            return (KvmBtPatchPage *)p;
-        }
-    }
-}
-
 static KvmBtPatchPage *page_get(KvmBtPatchTable *t, uint64_t page)
 {
-    KvmBtPatchPage *p;
+    bool added;
+    KvmBtPatchPage *p = kvm_bt_oa_insert(&t->pages, page, &added);
 
-    if ((t->page_count + 1) * 2 > t->page_capacity) {
-        size_t cap = t->page_capacity ? t->page_capacity * 2 : 64;
-        KvmBtPatchPage *n = calloc(cap, sizeof(*n));
-
-        if (!n) {
-            return NULL;
-        }
-        for (size_t i = 0; i < t->page_capacity; i++) {
-            if (t->pages[i].used) {
-                *page_probe(n, cap, t->pages[i].page) = t->pages[i];
-            }
-        }
-        free(t->pages);
-        t->pages = n;
-        t->page_capacity = cap;
-    }
-    p = page_probe(t->pages, t->page_capacity, page);
-    if (!p->used) {
-        *p = (KvmBtPatchPage){ .page = page, .used = true };
-        t->page_count++;
+    if (p && added) {
+        p->page = page;
     }
     return p;
 }
@@ -128,7 +86,7 @@ static bool page_mark(KvmBtPatchTable *t, uint64_t pa)
 
 static void page_unmark(KvmBtPatchTable *t, uint64_t pa)
 {
-    KvmBtPatchPage *p = page_probe(t->pages, t->page_capacity, pa >> PAGE_SHIFT);
+    KvmBtPatchPage *p = kvm_bt_oa_find(&t->pages, pa >> PAGE_SHIFT);
     unsigned w = (pa >> 2) & (PAGE_WORDS - 1);
 
     /* entries stay (count 0) so probes never need tombstones */
@@ -151,9 +109,9 @@ bool kvm_bt_patch_any_in(const KvmBtPatchTable *t, uint64_t pa, uint64_t len)
         uint64_t page = w >> (PAGE_SHIFT - 2);
         uint64_t page_last = ((page + 1) << (PAGE_SHIFT - 2)) - 1;
         uint64_t end = last < page_last ? last : page_last;
-        const KvmBtPatchPage *p = page_probe(t->pages, t->page_capacity, page);
+        const KvmBtPatchPage *p = kvm_bt_oa_find(&t->pages, page);
 
-        if (p->used && p->count) {
+        if (p && p->count) {
             for (uint64_t i = w; i <= end; i++) {
                 unsigned b = i & (PAGE_WORDS - 1);
 
@@ -329,6 +287,8 @@ const char *kvm_bt_site_event_name(KvmBtSiteEvent ev)
 void kvm_bt_patch_init(KvmBtPatchTable *t, uint64_t threshold)
 {
     memset(t, 0, sizeof(*t));
+    kvm_bt_oa_init(&t->sites, &site_type);
+    kvm_bt_oa_init(&t->pages, &page_type);
     t->threshold = threshold;
     t->gen = 1;
     t->code_gen = 1;            /* a vCPU's cluster_gen 0 means "never decided" */
@@ -336,8 +296,8 @@ void kvm_bt_patch_init(KvmBtPatchTable *t, uint64_t threshold)
 
 void kvm_bt_patch_destroy(KvmBtPatchTable *t)
 {
-    free(t->sites);
-    free(t->pages);
+    kvm_bt_oa_destroy(&t->sites);
+    kvm_bt_oa_destroy(&t->pages);
     free(t->tc.state);
     free(t->tc.owner);
     memset(t, 0, sizeof(*t));
@@ -477,16 +437,13 @@ static KvmBtPatchSite *site_get(KvmBtPatchTable *t, uint64_t pa, uint32_t ea, ui
     if (s) {
         return s;
     }
-    if ((t->count + 1) * 2 > t->capacity && !sites_grow(t)) {
-        return NULL;
+    s = kvm_bt_oa_insert(&t->sites, pa, added);
+    if (s) {
+        *s = (KvmBtPatchSite){
+            .pa = pa, .ea = ea, .orig = word, .used = true, .tc_slot = -1,
+            .state = KVM_BT_PATCH_COUNTING,
+        };
     }
-    s = site_probe(t, pa);
-    *s = (KvmBtPatchSite){
-        .pa = pa, .ea = ea, .orig = word, .used = true, .tc_slot = -1,
-        .state = KVM_BT_PATCH_COUNTING,
-    };
-    t->count++;
-    *added = true;
     return s;
 }
 
@@ -668,8 +625,10 @@ bool kvm_bt_patch_recount(KvmBtPatchTable *t, uint64_t pa)
 void kvm_bt_patch_foreach(KvmBtPatchTable *t, bool (*fn)(KvmBtPatchSite *s, void *opaque),
                           void *opaque)
 {
-    for (size_t i = 0; i < t->capacity; i++) {
-        if (t->sites[i].used && !fn(&t->sites[i], opaque)) {
+    for (size_t i = 0; i < t->sites.capacity; i++) {
+        KvmBtPatchSite *s = kvm_bt_oa_slot(&t->sites, i);
+
+        if (s && !fn(s, opaque)) {
             return;
         }
     }
@@ -682,8 +641,10 @@ size_t kvm_bt_patch_count(const KvmBtPatchTable *t, KvmBtPatchState state)
     if (state == KVM_BT_PATCH_TRANSLATED) {
         return t->translated;
     }
-    for (size_t i = 0; i < t->capacity; i++) {
-        n += t->sites[i].used && t->sites[i].state == state;
+    for (size_t i = 0; i < t->sites.capacity; i++) {
+        const KvmBtPatchSite *s = kvm_bt_oa_slot(&t->sites, i);
+
+        n += s && s->state == state;
     }
     return n;
 }

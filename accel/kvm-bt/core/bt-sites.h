@@ -44,6 +44,7 @@
 #define KVM_BT_SITES_H
 
 #include "bt-translate.h"
+#include "oa-table.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -140,10 +141,8 @@ typedef struct KvmBtTc {
 } KvmBtTc;
 
 typedef struct KvmBtPatchTable {
-    KvmBtPatchSite *sites;
-    size_t capacity, count;     /* capacity: power of two */
-    KvmBtPatchPage *pages;
-    size_t page_capacity, page_count;
+    KvmBtOaTable sites;         /* KvmBtPatchSite by pa */
+    KvmBtOaTable pages;         /* KvmBtPatchPage by pa >> 12 */
     size_t translated;          /* sites in state TRANSLATED */
     uint64_t threshold;         /* exits before a site is hot; 0: never */
     KvmBtTc tc;

@@ -28,6 +28,7 @@
 #define KVM_BT_SITE_TABLE_H
 
 #include "bt-cluster.h"
+#include "oa-table.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -52,11 +53,8 @@ typedef struct KvmBtSite {
     bool used;
 } KvmBtSite;
 
-typedef struct KvmBtSiteTable {
-    KvmBtSite *slots;
-    size_t capacity;        /* power of two */
-    size_t count;
-} KvmBtSiteTable;
+/* An oa-table.h table of KvmBtSite, keyed by (EA, word) */
+typedef KvmBtOaTable KvmBtSiteTable;
 
 void kvm_bt_sites_init(KvmBtSiteTable *t);
 void kvm_bt_sites_destroy(KvmBtSiteTable *t);
