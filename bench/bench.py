@@ -352,7 +352,7 @@ def measure_real_kvm(iters, timeout):
         r = one_run(accel, fl, {**(iters or FULL_ITERS), "settle_ms": nestedlib.SETTLE_MS},
                     timeout, DEFAULT_COST, cpu="e500v2")
         rk["modes"].append({"mode": name, "kernel": f"vmlinux-{fl}", "accel": accel,
-                            "ok": r["ok"], "exits": (r.get("stats") or {}).get("exits"),
+                            "ok": r["ok"], "exits": g.exits(r.get("stats")) or None,
                             "boot_ns": r.get("boot_ns"), "per_op_ns": r.get("per_op_ns"),
                             "error": r.get("error")})
     rk["ok"] = not n.errors and all(m["ok"] for m in rk["modes"]) and "error" not in rk["exit_cost"]
