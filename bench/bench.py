@@ -133,7 +133,8 @@ def measure(name, accel, flavour, iters, runs, timeout):
         m[label] = {k: v for k, v in r.items() if k != "stats"}
         m[label]["exit_cost_ns"] = cost if accel.startswith("kvm-bt") else 0
         if label == "icount" and "stats" in r:
-            m["exits"] = r["stats"]["exits"]
+            # bench-results' own summary of the stats file's counts
+            m["exits"] = g.exits(r["stats"])
             m["sites"] = r["stats"]["sites"][:30]
     walls = []
     for i in range(runs):
@@ -213,12 +214,12 @@ def measure_matrix(iters, runs, timeout, icount_iters):
             progress(f"matrix {kname}/{aname}: -icount run, exit cost {DEFAULT_COST} ns")
             res = one_run(accel + kv_suffix, flavour, icount_iters, timeout, DEFAULT_COST,
                           append=append)
-            ex = (res.get("stats") or {}).get("exits") or {}
+            ex = g.exits(res.get("stats"))
             icount[f"{kname}/{aname}"] = {
                 "ok": res["ok"], "error": res.get("error"), "total": ex.get("total"),
                 "pid_sync": (ex.get("by_class") or {}).get("pid-sync", 0),
                 "syscall": (ex.get("by_class") or {}).get("syscall", 0),
-                "pid_drop": [v.get("pid_drop") for v in (res.get("stats") or {}).get("vcpus", [])]}
+                "pid_drop": [v.get("pid-drop") for v in (res.get("stats") or {}).get("vcpus", [])]}
     for kname, _, _, _ in MATRIX_KERNELS:
         t, b = icount.get(f"{kname}/trap", {}), icount.get(f"{kname}/bt", {})
         if t.get("total") and b.get("total"):
@@ -351,7 +352,7 @@ def measure_real_kvm(iters, timeout):
         r = one_run(accel, fl, {**(iters or FULL_ITERS), "settle_ms": nestedlib.SETTLE_MS},
                     timeout, DEFAULT_COST, cpu="e500v2")
         rk["modes"].append({"mode": name, "kernel": f"vmlinux-{fl}", "accel": accel,
-                            "ok": r["ok"], "exits": (r.get("stats") or {}).get("exits"),
+                            "ok": r["ok"], "exits": g.exits(r.get("stats")) or None,
                             "boot_ns": r.get("boot_ns"), "per_op_ns": r.get("per_op_ns"),
                             "error": r.get("error")})
     rk["ok"] = not n.errors and all(m["ok"] for m in rk["modes"]) and "error" not in rk["exit_cost"]
@@ -402,7 +403,7 @@ def real_kvm_table(rk, benches):
                   f"{ratio(bt, trap, 'phase_insns', 'boot')} of kvm-trap (target <= 0.6x); whole "
                   f"run {ratio(bt, trap, 'host_insns')}. Translated sites {t.get('translated')}, "
                   f"refused {t.get('refused')}, dropped {t.get('dropped')}; TC slots "
-                  f"{t.get('tc_used')}/{t.get('tc_total')}; tracepoint samples "
+                  f"{t.get('tc-used')}/{t.get('tc-total')}; tracepoint samples "
                   f"{sm.get('samples')} ({sm.get('samples-lost')} lost)."]
     ec = rk.get("exit_cost", {})
     if ec.get("insns_per_exit"):

@@ -17,6 +17,7 @@
 #include "qom/object.h"
 #include "sysemu/accel-ops.h"
 #include "sysemu/cpu-timers.h"
+#include "sysemu/reset.h"
 #include "sysemu/sysemu.h"
 #include "hw/boards.h"
 #include "hw/core/cpu.h"
@@ -35,6 +36,8 @@ KvmBtState kvm_bt_state = {
     .exit_cost_ns = -1,
     .hot_threshold = KVM_BT_HOT_THRESHOLD_DEFAULT,
 };
+
+static void kvm_bt_vcpus_reset(void *opaque);
 
 /* The CPU models whose trap-and-emulate virtualization KVM BookE provides. */
 static const char *const supported_cpus[] = { "e500v2", "e500mc" };
@@ -123,11 +126,41 @@ static int kvm_bt_init_machine(MachineState *ms)
     }
     kvm_bt_shared_init(ms);
     kvm_bt_bt_init();
+    qemu_register_reset(kvm_bt_vcpus_reset, NULL);
     kvm_bt_allowed = true;
     tcg_cpu_exec_hook = kvm_bt_vcpu_exec;
     tcg_code_write_hook = kvm_bt_code_write;
     tcg_code_watched_hook = kvm_bt_code_watched;
     return 0;
+}
+
+/*
+ * A system reset (vCPUs paused): a new guest starts, and so does the
+ * accounting. Each vCPU's site table goes (the records it cached went with
+ * the translator's table, kvm-bt-translate.c), so a site hot before the
+ * reset is counted from zero after it; so do its exit counts, so that the
+ * sites still add up to the privileged exits; and a step or cluster
+ * pending from before (its site is gone).
+ */
+static void kvm_bt_vcpus_reset(void *opaque)
+{
+    KvmBtState *s = &kvm_bt_state;
+
+    for (unsigned i = 0; i < s->nr_vcpus; i++) {
+        KvmBtVcpu *v = &s->vcpus[i];
+
+        qemu_mutex_lock(&v->lock);
+        kvm_bt_sites_destroy(&v->sites);
+        kvm_bt_sites_init(&v->sites);
+        memset(v->exits, 0, sizeof(v->exits));
+        v->cluster_runs = v->absorbed = 0;
+        v->step_pending = false;
+        v->run.words = 0;
+        v->run_site = NULL;
+        v->stub_resume = 0;
+        v->tlb_op = false;
+        qemu_mutex_unlock(&v->lock);
+    }
 }
 
 static void kvm_bt_exit_notify(Notifier *n, void *data)

@@ -348,15 +348,9 @@ static void handle_exit(CPUState *cs, KvmBtVcpu *v)
         if (cls == KVM_BT_EXIT_PRIV_OTHER && !site->warned) {
             site->warned = warn = true;
         }
-        if (kvm_bt_state.bt && site->exits >= kvm_bt_state.hot_threshold &&
-            site->bt_gen != kvm_bt_bt_gen() && site->pa != (uint64_t)-1 &&
-            !v->stub_resume) {
-            site->bt_gen = kvm_bt_bt_gen();
-            if (!site->exits_hot) {
-                site->exits_hot = site->exits;
-            }
-            hot = true;
-        }
+        /* this vCPU's count reached the threshold: the site's record decides */
+        hot = kvm_bt_state.bt && site->pa != (uint64_t)-1 && !v->stub_resume &&
+              kvm_bt_site_exit_hot(site);
         if (kvm_bt_state.cluster && site->exits >= kvm_bt_state.hot_threshold &&
             !v->stub_resume && site_run(site) > 1) {
             v->run = site->cluster;

@@ -169,7 +169,7 @@ void kvm_bt_tc_reserve(void *fdt, hwaddr kernel_base, hwaddr kernel_size, uint64
 
 void kvm_bt_bt_init(void);
 void kvm_bt_bt_board_ready(MachineState *ms);
-unsigned kvm_bt_bt_gen(void);
+bool kvm_bt_site_exit_hot(KvmBtSite *site);
 unsigned kvm_bt_code_gen(void);
 bool kvm_bt_bt_uses_page(void);
 bool kvm_bt_pc_in_tc(uint64_t pc);

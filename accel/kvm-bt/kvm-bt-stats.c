@@ -15,6 +15,8 @@
 #include "monitor/monitor.h"
 #include "qapi/qmp/qdict.h"
 #include "qapi/qmp/qjson.h"
+#include "qapi/qmp/qlist.h"
+#include "qapi/qmp/qstring.h"
 #include "qapi/qobject-output-visitor.h"
 #include "qapi/qapi-visit-kvm-bt-target.h"
 #include "kvm-bt-hooks.h"
@@ -104,27 +106,40 @@ static void snapshot_free(Snapshot *snap)
     g_free(snap->site_cpu);
 }
 
-static uint64_t sum(const uint64_t *counts, bool privileged, bool reflected)
+/* The core's names are the schema's: the QAPI enums list them in the same order. */
+QEMU_BUILD_BUG_ON((int)KVM_BT_EXIT__COUNT != (int)KVM_BT_QAPI_EXIT__MAX);
+QEMU_BUILD_BUG_ON((int)KVM_BT_PATCH__COUNT != (int)KVM_BT_SITE_STATE__MAX);
+
+static KvmBtExitType exit_type(KvmBtExitClass cls)
+{
+    return qapi_enum_parse(&KvmBtExitType_lookup, kvm_bt_exit_class_name(cls), -1,
+                           &error_abort);
+}
+
+enum { PRIVILEGED = 1, REFLECTED = 2, HANDLED = 4, ALL = 7 };
+
+static uint64_t sum(const uint64_t *counts, unsigned which)
 {
     uint64_t t = 0;
 
     for (int k = 0; k < KVM_BT_EXIT__COUNT; k++) {
-        bool priv = kvm_bt_exit_is_privileged(k);
-        if ((priv && privileged) || (!priv && reflected)) {
+        unsigned what = kvm_bt_exit_is_privileged(k) ? PRIVILEGED :
+                        kvm_bt_exit_is_handled(k) ? HANDLED : REFLECTED;
+        if (what & which) {
             t += counts[k];
         }
     }
     return t;
 }
 
-static KvmBtExitCountList *class_list(const uint64_t *counts)
+static KvmBtClassCountList *class_list(const uint64_t *counts)
 {
-    KvmBtExitCountList *head = NULL, **tail = &head;
+    KvmBtClassCountList *head = NULL, **tail = &head;
 
     for (int k = 0; k < KVM_BT_EXIT__COUNT; k++) {
         if (counts[k]) {
-            KvmBtExitCount *e = g_new0(KvmBtExitCount, 1);
-            e->q_class = g_strdup(kvm_bt_exit_class_name(k));
+            KvmBtClassCount *e = g_new0(KvmBtClassCount, 1);
+            e->q_class = exit_type(k);
             e->count = counts[k];
             QAPI_LIST_APPEND(tail, e);
         }
@@ -194,36 +209,35 @@ static KvmBtTranslatorInfo *translator_info(const Snapshot *snap)
     return t;
 }
 
-KvmBtInfo *qmp_query_kvm_bt(bool has_top, int64_t top, Error **errp)
+/* The accounting as QAPI's KvmBtInfo, with the @top busiest sites (< 0: all). */
+static KvmBtInfo *kvm_bt_info(long top)
 {
     KvmBtInfo *info = g_new0(KvmBtInfo, 1);
     KvmBtVcpuExitsList **vtail = &info->vcpus;
     KvmBtSiteInfoList **stail = &info->sites;
     Snapshot snap;
 
-    if (has_top && top < 0) {
-        error_setg(errp, "'top' must not be negative");
-        g_free(info);
-        return NULL;
-    }
     info->enabled = kvm_bt_active();
     if (!info->enabled) {
         /* another accelerator: nothing runs that could be counted */
         return info;
     }
     info->bt = kvm_bt_state.bt;
+    info->cluster = kvm_bt_state.cluster;
     info->pv = kvm_bt_state.pv;
     info->exit_cost_ns = kvm_bt_allowed ? kvm_bt_exit_cost_ns() : 0;
-    snapshot(&snap, has_top ? top : DEFAULT_TOP);
-    info->privileged = sum(snap.total, true, false);
-    info->reflected = sum(snap.total, false, true);
-    info->total = info->privileged + info->reflected;
+    snapshot(&snap, top);
+    info->privileged = sum(snap.total, PRIVILEGED);
+    info->reflected = sum(snap.total, REFLECTED);
+    info->handled = sum(snap.total, HANDLED);
+    info->total = info->privileged + info->reflected + info->handled;
     info->by_class = class_list(snap.total);
     for (unsigned c = 0; c < kvm_bt_state.nr_vcpus; c++) {
         KvmBtVcpuExits *e = g_new0(KvmBtVcpuExits, 1);
 
         e->cpu = c;
-        e->total = sum(snap.exits[c], true, true);
+        e->pid_drop = qatomic_read(&kvm_bt_state.vcpus[c].pid_drop);
+        e->total = sum(snap.exits[c], ALL);
         e->by_class = class_list(snap.exits[c]);
         QAPI_LIST_APPEND(vtail, e);
     }
@@ -236,7 +250,7 @@ KvmBtInfo *qmp_query_kvm_bt(bool has_top, int64_t top, Error **errp)
         e->pa = site->pa;
         e->word = site->word;
         e->insn = insn_text(site);
-        e->q_class = g_strdup(kvm_bt_exit_class_name(site->cls));
+        e->q_class = exit_type(site->cls);
         e->count = site->exits;
         if (kvm_bt_state.bt) {
             KvmBtPatchSite ps;
@@ -245,8 +259,10 @@ KvmBtInfo *qmp_query_kvm_bt(bool has_top, int64_t top, Error **errp)
             if (site_translation(site, &ps, &before, &after)) {
                 KvmBtTranslationInfo *t = g_new0(KvmBtTranslationInfo, 1);
 
-                t->kind = g_strdup(kvm_bt_xlat_kind_name(ps.kind));
-                t->state = g_strdup(kvm_bt_patch_state_name(ps.state));
+                t->kind = qapi_enum_parse(&KvmBtTranslationKind_lookup,
+                                          kvm_bt_xlat_kind_name(ps.kind), -1, &error_abort);
+                t->state = qapi_enum_parse(&KvmBtSiteState_lookup,
+                                           kvm_bt_patch_state_name(ps.state), -1, &error_abort);
                 t->has_reason = ps.reason != NULL;
                 t->reason = g_strdup(ps.reason);
                 t->exits_before = before;
@@ -280,23 +296,34 @@ KvmBtInfo *qmp_query_kvm_bt(bool has_top, int64_t top, Error **errp)
     return info;
 }
 
+KvmBtInfo *qmp_query_kvm_bt(bool has_top, int64_t top, Error **errp)
+{
+    if (has_top && top < 0) {
+        error_setg(errp, "'top' must not be negative");
+        return NULL;
+    }
+    return kvm_bt_info(has_top ? top : DEFAULT_TOP);
+}
+
 void hmp_info_kvm_bt(Monitor *mon, const QDict *qdict)
 {
     Snapshot snap;
-    uint64_t priv, refl;
+    uint64_t priv, refl, handled;
 
     if (!kvm_bt_active()) {
         monitor_printf(mon, "kvm-bt is not running (-accel kvm-bt, or -accel kvm,bt=on)\n");
         return;
     }
     snapshot(&snap, DEFAULT_TOP);
-    priv = sum(snap.total, true, false);
-    refl = sum(snap.total, false, true);
+    priv = sum(snap.total, PRIVILEGED);
+    refl = sum(snap.total, REFLECTED);
+    handled = sum(snap.total, HANDLED);
     monitor_printf(mon, "kvm-bt: bt=%s cluster=%s pv=%s exit-cost-ns=%" PRId64 "\n",
                    kvm_bt_state.bt ? "on" : "off", kvm_bt_state.cluster ? "on" : "off",
                    kvm_bt_state.pv ? "on" : "off", kvm_bt_exit_cost_ns());
-    monitor_printf(mon, "exits: %" PRIu64 " (privileged %" PRIu64 ", reflected %" PRIu64 ")\n",
-                   priv + refl, priv, refl);
+    monitor_printf(mon, "exits: %" PRIu64 " (privileged %" PRIu64 ", reflected %" PRIu64
+                   ", handled by the monitor %" PRIu64 ")\n",
+                   priv + refl + handled, priv, refl, handled);
     for (int k = 0; k < KVM_BT_EXIT__COUNT; k++) {
         if (snap.total[k]) {
             monitor_printf(mon, "  %-16s %12" PRIu64 "\n", kvm_bt_exit_class_name(k),
@@ -358,119 +385,70 @@ void hmp_info_kvm_bt(Monitor *mon, const QDict *qdict)
     snapshot_free(&snap);
 }
 
-static void json_classes(GString *out, const uint64_t *counts)
+/*
+ * @obj as JSON, its top-level lists one element a line: a site a line keeps
+ * the file readable, diffable, and short-lined for the nested KVM host's
+ * runner, which relays it line by line (guests/kvm-host/runner.c).
+ */
+static void json_by_lines(GString *out, QDict *obj)
 {
+    const QDictEntry *e;
     bool first = true;
 
     g_string_append(out, "{");
-    for (int k = 0; k < KVM_BT_EXIT__COUNT; k++) {
-        if (counts[k]) {
-            g_string_append_printf(out, "%s\"%s\": %" PRIu64, first ? "" : ", ",
-                                   kvm_bt_exit_class_name(k), counts[k]);
-            first = false;
+    for (e = qdict_first(obj); e; e = qdict_next(obj, e)) {
+        QObject *val = qdict_entry_value(e);
+        QString *name = qstring_from_str(qdict_entry_key(e));
+        g_autoptr(GString) key = qobject_to_json(QOBJECT(name));
+
+        qobject_unref(name);
+
+        g_string_append_printf(out, "%s\n  %s: ", first ? "" : ",", key->str);
+        first = false;
+        if (qobject_type(val) == QTYPE_QLIST) {
+            const QListEntry *le;
+            bool first_el = true;
+
+            g_string_append(out, "[");
+            QLIST_FOREACH_ENTRY(qobject_to(QList, val), le) {
+                g_autoptr(GString) el = qobject_to_json(qlist_entry_obj(le));
+
+                g_string_append_printf(out, "%s\n    %s", first_el ? "" : ",", el->str);
+                first_el = false;
+            }
+            g_string_append(out, first_el ? "]" : "\n  ]");
+        } else {
+            g_autoptr(GString) v = qobject_to_json(val);
+
+            g_string_append(out, v->str);
         }
     }
-    g_string_append(out, "}");
+    g_string_append(out, "\n}\n");
 }
 
-/* The stats file: every site of every vCPU, for scripts (docs/kvm-bt.rst). */
+/*
+ * The stats file: what query-kvm-bt returns, with every site of every vCPU,
+ * rendered from the same QAPI types by QEMU's QObject output visitor
+ * (docs/kvm-bt.rst).
+ */
 void kvm_bt_stats_write_file(void)
 {
     FILE *f = kvm_bt_state.stats_file;
+    g_autoptr(KvmBtInfo) info = NULL;
     g_autoptr(GString) out = g_string_new("");
-    Snapshot snap;
-    uint64_t priv, refl;
+    QObject *obj = NULL;
+    Visitor *v;
 
     if (!f) {
         return;
     }
-    snapshot(&snap, -1);
-    priv = sum(snap.total, true, false);
-    refl = sum(snap.total, false, true);
-    g_string_append_printf(out, "{\n  \"accel\": {\"bt\": %s, \"cluster\": %s, \"pv\": %s, "
-                           "\"exit_cost_ns\": %" PRId64 "},\n",
-                           kvm_bt_state.bt ? "true" : "false",
-                           kvm_bt_state.cluster ? "true" : "false",
-                           kvm_bt_state.pv ? "true" : "false", kvm_bt_exit_cost_ns());
-    g_string_append_printf(out, "  \"exits\": {\"total\": %" PRIu64 ", \"privileged\": %" PRIu64
-                           ", \"reflected\": %" PRIu64 ", \"by_class\": ", priv + refl, priv, refl);
-    json_classes(out, snap.total);
-    g_string_append(out, "},\n  \"vcpus\": [");
-    for (unsigned c = 0; c < kvm_bt_state.nr_vcpus; c++) {
-        bool drop = qatomic_read(&kvm_bt_state.vcpus[c].pid_drop);
-
-        g_string_append_printf(out, "%s\n    {\"cpu\": %u, \"pid_drop\": %s, "
-                               "\"total\": %" PRIu64 ", \"by_class\": ", c ? "," : "", c,
-                               drop ? "true" : "false", sum(snap.exits[c], true, true));
-        json_classes(out, snap.exits[c]);
-        g_string_append(out, "}");
-    }
-    g_string_append(out, "\n  ],\n  \"sites\": [");
-    for (size_t i = 0; i < snap.nr_sites; i++) {
-        const KvmBtSite *site = &snap.sites[i];
-        g_autofree char *text = insn_text(site);
-
-        KvmBtPatchSite ps;
-        uint64_t before, after;
-
-        g_string_append_printf(out, "%s\n    {\"cpu\": %u, \"ea\": %" PRIu32 ", \"pa\": %" PRIu64
-                               ", \"word\": %" PRIu32 ", \"insn\": \"%s\", \"class\": \"%s\", "
-                               "\"count\": %" PRIu64,
-                               i ? "," : "", snap.site_cpu[i], site->ea, site->pa, site->word,
-                               text, kvm_bt_exit_class_name(site->cls), site->exits);
-        if (kvm_bt_state.bt && site_translation(site, &ps, &before, &after)) {
-            g_string_append_printf(out, ", \"translation\": {\"kind\": \"%s\", \"state\": \"%s\", "
-                                   "\"reason\": %s%s%s, \"exits_before\": %" PRIu64
-                                   ", \"exits_after\": %" PRIu64 ", \"patch\": %" PRIu32
-                                   ", \"stub\": %" PRIu32 "}",
-                                   kvm_bt_xlat_kind_name(ps.kind), kvm_bt_patch_state_name(ps.state),
-                                   ps.reason ? "\"" : "", ps.reason ? ps.reason : "null",
-                                   ps.reason ? "\"" : "", before, after, ps.patch, ps.stub_ea);
-        }
-        if (site_cluster(site)) {
-            g_string_append_printf(out, ", \"cluster\": {\"words\": %u, \"runs\": %" PRIu64
-                                   ", \"absorbed\": %" PRIu64 "}", site_cluster_words(site),
-                                   site->cluster_runs, site->cluster_absorbed);
-        }
-        g_string_append(out, "}");
-    }
-    g_string_append(out, "\n  ]");
-    if (kvm_bt_state.bt) {
-        KvmBtSummary sum;
-
-        kvm_bt_backend->summary(&sum);
-        g_string_append_printf(out, ",\n  \"translator\": {\"translated\": %zu, \"refused\": %zu, "
-                               "\"dropped\": %zu, \"undone\": %zu, \"tc_used\": %u, "
-                               "\"tc_total\": %u, \"tc_pa\": %" PRIu64 ", \"tc_ea\": %" PRIu32
-                               ", \"page_blocked\": %s, \"hot_threshold\": %" PRIu64
-                               ", \"cluster\": %s, \"cluster_runs\": %" PRIu64
-                               ", \"absorbed\": %" PRIu64 ", \"translations\": %" PRIu64
-                               ", \"churn_refused\": %" PRIu64 ", \"stubs_lost\": %" PRIu64 "}",
-                               sum.translated, sum.refused, sum.dropped, sum.undone,
-                               sum.tc_live + sum.tc_retired, sum.tc_total, sum.tc_pa, sum.tc_ea,
-                               sum.page_blocked ? "true" : "false", kvm_bt_state.hot_threshold,
-                               kvm_bt_state.cluster ? "true" : "false", snap.cluster_runs,
-                               snap.absorbed, sum.translations, sum.churn_refused, sum.stubs_lost);
-    }
-    if (kvm_bt_backend && kvm_bt_backend->host_info) {
-        g_autoptr(KvmBtKvmInfo) k = g_new0(KvmBtKvmInfo, 1);
-        Visitor *v;
-        QObject *obj = NULL;
-
-        kvm_bt_backend->host_info(k);
-        v = qobject_output_visitor_new(&obj);
-        if (visit_type_KvmBtKvmInfo(v, NULL, &k, &error_abort)) {
-            g_autoptr(GString) json = NULL;
-
-            visit_complete(v, &obj);
-            json = qobject_to_json(obj);
-            g_string_append_printf(out, ",\n  \"kvm\": %s", json->str);
-        }
-        visit_free(v);
-        qobject_unref(obj);
-    }
-    g_string_append(out, "\n}\n");
-    snapshot_free(&snap);
+    info = kvm_bt_info(-1);
+    v = qobject_output_visitor_new(&obj);
+    visit_type_KvmBtInfo(v, NULL, &info, &error_abort);
+    visit_complete(v, &obj);
+    visit_free(v);
+    json_by_lines(out, qobject_to(QDict, obj));
+    qobject_unref(obj);
 
     if (fwrite(out->str, 1, out->len, f) != out->len || fclose(f) != 0) {
         error_report("kvm-bt: writing stats-file '%s' failed: %s",

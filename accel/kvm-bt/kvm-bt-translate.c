@@ -65,44 +65,39 @@ typedef struct KvmBtTranslator {
      * TCG's page locks held; never hold it while invalidating code.
      */
     QemuMutex lock;
+    /*
+     * Every site's state, the TC's slots, what holds translation back
+     * (blockers, TC mapped elsewhere or taken), the generations and the
+     * counters: the core's record table. This file keeps none of its own.
+     */
     KvmBtPatchTable table;
     uint64_t tc_pa;             /* reserved in the device tree; tc_size 0: none */
     uint32_t tc_size;
     uint8_t *tc_host;           /* where the host sees it, once tc_live */
-    bool tc_live;               /* TC effective address known */
-    bool tc_broken;             /* stubs undone: the TC's mapping changed; until it is back */
-    unsigned blockers;          /* vCPUs whose own TLB maps 0xFFFFF000 */
-    bool *maps_magic;           /* per vCPU */
-    unsigned gen;               /* bumped when earlier decisions may no longer hold */
-    unsigned code_gen;          /* bumped whenever a patch comes or goes */
+    bool tc_live;               /* TC effective address known (the table's TC is set up) */
+    bool *maps_magic;           /* per vCPU: its own TLB maps 0xFFFFF000 (a blocker) */
     uint64_t ram_base;          /* ram_addr of guest RAM at guest-physical 0 */
     uint64_t ram_size;
-    uint64_t translations;      /* made, ever (since reset) */
-    uint64_t churn_refused;     /* hot sites refused: rewritten too often */
-    uint64_t stubs_lost;        /* stubs the guest overwrote */
-    bool tc_taken;              /* the guest wrote the TC: no more stubs there */
 } KvmBtTranslator;
-
-/*
- * A site whose word the guest rewrote this many times (each a new
- * translation) is refused from then on: a guest rewriting hot code in a
- * loop must not make the monitor translate without bound.
- */
-#define CHURN_LIMIT     8
 
 static KvmBtTranslator bt;
 
 /* Our own writes to guest code must not drop our own translations. */
 static __thread bool own_write;
 
-unsigned kvm_bt_bt_gen(void)
-{
-    return qatomic_read(&bt.gen);
-}
-
 unsigned kvm_bt_code_gen(void)
 {
-    return qatomic_read(&bt.code_gen);
+    return kvm_bt_patch_code_gen(&bt.table);
+}
+
+/*
+ * An exit at @site was counted on this vCPU: report it hot to its record?
+ * (core/site-table.h: the vCPU's table caches the record's answer for one
+ * generation of the record table.)
+ */
+bool kvm_bt_site_exit_hot(KvmBtSite *site)
+{
+    return kvm_bt_site_cache_hot(site, bt.table.threshold, kvm_bt_patch_gen(&bt.table));
 }
 
 /*
@@ -119,7 +114,7 @@ bool kvm_bt_mfspr_exits(int sprn)
 
 bool kvm_bt_bt_uses_page(void)
 {
-    return kvm_bt_state.bt && !qatomic_read(&bt.blockers);
+    return kvm_bt_state.bt && !kvm_bt_patch_blockers(&bt.table);
 }
 
 bool kvm_bt_pc_in_tc(uint64_t pc)
@@ -136,7 +131,7 @@ static uint32_t *ram_word(uint64_t pa, ram_addr_t *ra)
 /* After changing guest code: old translated blocks go, the page stays watched. */
 static void code_changed(ram_addr_t ra, unsigned len)
 {
-    qatomic_inc(&bt.code_gen);
+    kvm_bt_patch_code_changed(&bt.table);
     own_write = true;
     tb_invalidate_phys_range(ra, ra + len);
     own_write = false;
@@ -188,47 +183,37 @@ static void translate_site(CPUState *cs, run_on_cpu_data data)
     uint32_t *host, *stub_host = NULL;
     ram_addr_t ra, stub_ra = 0;
     uint32_t slot_ea = 0;
-    bool done = false;
+    bool done = false, needs_stub;
 
     host = ram_word(w->pa, &ra);
+    needs_stub = kvm_bt_xlat_needs_stub(&kvm_bt_host_monitor, w->word);
     qemu_mutex_lock(&bt.lock);
-    site = kvm_bt_patch_lookup(&bt.table, w->pa);
-    if (site && site->state == KVM_BT_PATCH_UNDONE) {
-        /* what undid it changed since (generation): try again */
-        kvm_bt_patch_recount(&bt.table, w->pa);
-    }
     /* still what exited, still allowed, still undecided? */
-    if (!host || be32_to_cpu(qatomic_read(host)) != w->word) {
+    switch (kvm_bt_patch_hot(&bt.table, w->pa, w->ea, w->word,
+                             host ? be32_to_cpu(qatomic_read(host)) : 0, host != NULL,
+                             needs_stub, &site)) {
+    case KVM_BT_HOT_DECIDE:
+        break;
+    case KVM_BT_HOT_WORD_CHANGED:
         trace_kvm_bt_skip(w->ea, w->pa, "the word changed");
         goto out;
-    }
-    if (!kvm_bt_bt_uses_page()) {
+    case KVM_BT_HOT_BLOCKED:
         trace_kvm_bt_skip(w->ea, w->pa, "the guest maps 0xFFFFF000");
         goto out;
-    }
-    if (!kvm_bt_patch_note_exit(&bt.table, w->pa, w->ea, w->word, &site)) {
+    case KVM_BT_HOT_CHURN:
+        trace_kvm_bt_refuse(w->ea, w->pa, w->word, "churn limit");
+        goto out;
+    case KVM_BT_HOT_TC_TAKEN:
+        trace_kvm_bt_refuse(w->ea, w->pa, w->word, "the guest wrote the TC");
+        goto out;
+    case KVM_BT_HOT_TC_AWAY:
+        trace_kvm_bt_skip(w->ea, w->pa, "the TC is mapped elsewhere");
+        goto out;
+    default:
         trace_kvm_bt_skip(w->ea, w->pa, "already decided");
         goto out;
     }
-    if (site->restarts >= CHURN_LIMIT) {
-        kvm_bt_patch_refused(&bt.table, w->pa, "rewritten too often (churn limit)");
-        bt.churn_refused++;
-        trace_kvm_bt_refuse(w->ea, w->pa, w->word, "churn limit");
-        goto out;
-    }
-    if (kvm_bt_xlat_needs_stub(&kvm_bt_host_monitor, w->word) && bt.tc_taken) {
-        kvm_bt_patch_refused(&bt.table, w->pa, "the guest wrote the TC: no stub slot");
-        trace_kvm_bt_refuse(w->ea, w->pa, w->word, "the guest wrote the TC");
-        goto out;
-    }
-    if (kvm_bt_xlat_needs_stub(&kvm_bt_host_monitor, w->word) &&
-        qatomic_read(&bt.tc_broken)) {
-        /* not refused: asked again once the TC's mapping is back */
-        trace_kvm_bt_skip(w->ea, w->pa, "the TC is mapped elsewhere");
-        goto out;
-    }
-    if (kvm_bt_xlat_needs_stub(&kvm_bt_host_monitor, w->word) &&
-        tc_usable(cs, w->ea, w->pa)) {
+    if (needs_stub && tc_usable(cs, w->ea, w->pa)) {
         int slot = kvm_bt_tc_peek(&bt.table);
 
         if (slot >= 0) {
@@ -260,7 +245,6 @@ static void translate_site(CPUState *cs, run_on_cpu_data data)
         goto out;
     }
     done = true;
-    bt.translations++;
     trace_kvm_bt_translate(w->ea, w->pa, w->word, x.patch, kvm_bt_xlat_kind_name(x.kind),
                            x.kind == KVM_BT_XLAT_STUB ? slot_ea : 0);
 out:
@@ -345,7 +329,7 @@ static void invalidate_restored(GArray *restored)
         own_write = false;
     }
     if (restored->len) {
-        qatomic_inc(&bt.code_gen);
+        kvm_bt_patch_code_changed(&bt.table);
     }
 }
 
@@ -444,37 +428,36 @@ static void tlb_changed_work(CPUState *cs, run_on_cpu_data data)
 
     qemu_mutex_lock(&bt.lock);
     if (maps != bt.maps_magic[cs->cpu_index]) {
-        if (maps && !bt.blockers) {
+        unsigned blockers;
+
+        if (maps && !kvm_bt_patch_blockers(&bt.table)) {
             /* what every vCPU wrote to its page must reach its CPU first */
             kvm_bt_page_pull_all();
         }
         bt.maps_magic[cs->cpu_index] = maps;
         trace_kvm_bt_page_blocked(cs->cpu_index, maps);
-        qatomic_set(&bt.blockers, bt.blockers + (maps ? 1 : -1));
-        if (maps && bt.blockers == 1) {
+        blockers = kvm_bt_patch_block(&bt.table, maps);
+        if (maps && blockers == 1) {
             UndoWhy why = { "guest maps 0xFFFFF000", false, restored };
 
             kvm_bt_patch_foreach(&bt.table, undo_site, &why);
         }
-        if (!bt.blockers) {
+        if (!blockers) {
             /* nobody pushed to the pages while they were hidden */
             kvm_bt_page_invalidate();
         }
         CPU_FOREACH(other) {
             tlb_flush_page(other, KVM_BT_SHARED_EA);
         }
-        qatomic_inc(&bt.gen);
     }
     if (!tc_ok && bt.tc_live) {
         UndoWhy why = { "TC mapping changed", true, restored };
 
         kvm_bt_patch_foreach(&bt.table, undo_site, &why);
-        qatomic_set(&bt.tc_broken, true);
-        qatomic_inc(&bt.gen);
-    } else if (tc_ok && bt.tc_broken) {
+        kvm_bt_patch_tc_broken(&bt.table, true);
+    } else if (tc_ok) {
         /* mapped as before again: sites may ask for stubs again */
-        qatomic_set(&bt.tc_broken, false);
-        qatomic_inc(&bt.gen);
+        kvm_bt_patch_tc_broken(&bt.table, false);
     }
     qemu_mutex_unlock(&bt.lock);
     /* TCG's page locks are taken after ours elsewhere: invalidate unlocked */
@@ -511,7 +494,8 @@ void kvm_bt_tlb_changed(CPUState *cs, bool tlbwe)
     if (qatomic_read(&bt.tc_live)) {
         tc_ok = kvm_bt_translate_kernel(cs, bt.table.tc.ea, true, &pa) && pa == bt.tc_pa;
     }
-    if (maps != bt.maps_magic[cs->cpu_index] || tc_ok == qatomic_read(&bt.tc_broken)) {
+    if (maps != bt.maps_magic[cs->cpu_index] ||
+        tc_ok == kvm_bt_patch_tc_is_broken(&bt.table)) {
         async_safe_run_on_cpu(cs, tlb_changed_work,
                               RUN_ON_CPU_HOST_INT(maps | (tc_ok << 1)));
     }
@@ -545,7 +529,7 @@ static void stubs_written_work(CPUState *cs, run_on_cpu_data data)
         tb_invalidate_phys_range(ra, ra + 4);
         own_write = false;
     }
-    qatomic_inc(&bt.code_gen);
+    kvm_bt_patch_code_changed(&bt.table);
     g_array_free(ras, true);
 }
 
@@ -574,12 +558,11 @@ static GArray *stubs_written(uint64_t start, uint64_t end)
         host = ram_word(s->pa, &ra);
         if (host && qatomic_cmpxchg(host, cpu_to_be32(s->patch), cpu_to_be32(s->orig)) ==
                     cpu_to_be32(s->patch)) {
-            kvm_bt_patch_undone(&bt.table, s->pa, "the guest wrote its stub");
+            kvm_bt_patch_stub_lost(&bt.table, s->pa, true);
             g_array_append_val(ras, ra);
         } else {
-            kvm_bt_patch_dropped(&bt.table, s->pa);
+            kvm_bt_patch_stub_lost(&bt.table, s->pa, false);
         }
-        bt.stubs_lost++;
         trace_kvm_bt_undo(s->ea, s->pa, "the guest wrote its stub");
     }
     if (!ras->len) {
@@ -615,14 +598,14 @@ void kvm_bt_code_write(ram_addr_t start, ram_addr_t end)
                                             end - bt.ram_base);
                 }
                 kvm_bt_patch_dropped(&bt.table, pa);
-                qatomic_inc(&bt.code_gen);
+                kvm_bt_patch_code_changed(&bt.table);
                 trace_kvm_bt_drop(s->ea, pa);
             }
         }
     }
     if (bt.tc_size && end - bt.ram_base > bt.tc_pa && start - bt.ram_base < bt.tc_pa + bt.tc_size) {
         /* the guest uses what it was told is reserved: it keeps it */
-        bt.tc_taken = true;
+        kvm_bt_patch_tc_taken(&bt.table);
         lost = stubs_written(MAX(start - bt.ram_base, bt.tc_pa),
                              MIN(end - bt.ram_base, bt.tc_pa + bt.tc_size));
     }
@@ -721,21 +704,17 @@ static void tc_protect(void)
 }
 
 
-/* The guest's memory is reloaded: every patch is gone with it. */
+/*
+ * The guest's memory is reloaded: every patch is gone with it, and every
+ * record (the vCPUs' own tables go in kvm_bt_vcpus_reset()).
+ */
 static void bt_reset(void *opaque)
 {
     qemu_mutex_lock(&bt.lock);
-    kvm_bt_patch_destroy(&bt.table);
-    kvm_bt_patch_init(&bt.table, 1);
+    kvm_bt_patch_reset(&bt.table);
     qatomic_set(&bt.tc_live, false);
-    qatomic_set(&bt.tc_broken, false);
-    bt.blockers = 0;
-    bt.translations = bt.churn_refused = bt.stubs_lost = 0;
-    bt.tc_taken = false;
     tc_protect();
     memset(bt.maps_magic, 0, kvm_bt_state.nr_vcpus * sizeof(bool));
-    qatomic_inc(&bt.gen);
-    qatomic_inc(&bt.code_gen);
     qemu_mutex_unlock(&bt.lock);
 }
 
@@ -745,11 +724,9 @@ void kvm_bt_bt_init(void)
 {
     kvm_bt_backend = &monitor_backend;
     qemu_mutex_init(&bt.lock);
-    /* hotness is counted per vCPU (no global lock on exits): 1 here */
-    kvm_bt_patch_init(&bt.table, 1);
+    /* exits are counted per vCPU against this threshold (kvm_bt_site_exit_hot) */
+    kvm_bt_patch_init(&bt.table, kvm_bt_state.hot_threshold);
     bt.maps_magic = g_new0(bool, kvm_bt_state.nr_vcpus);
-    bt.gen = 1;
-    bt.code_gen = 1;            /* a site's cluster_gen 0 means "never decided" */
     qemu_register_reset(bt_reset, NULL);
 }
 
@@ -791,10 +768,10 @@ static void monitor_summary(KvmBtSummary *sum)
     kvm_bt_tc_usage(&bt.table, &sum->tc_live, &sum->tc_retired, &sum->tc_total);
     sum->tc_ea = bt.tc_live ? bt.table.tc.ea : 0;
     sum->tc_pa = bt.tc_pa;
-    sum->page_blocked = bt.blockers != 0;
-    sum->translations = bt.translations;
-    sum->churn_refused = bt.churn_refused;
-    sum->stubs_lost = bt.stubs_lost;
+    sum->page_blocked = bt.table.blockers != 0;
+    sum->translations = bt.table.translations;
+    sum->churn_refused = bt.table.churn_refused;
+    sum->stubs_lost = bt.table.stubs_lost;
     qemu_mutex_unlock(&bt.lock);
 }
 

@@ -43,7 +43,7 @@ def main():
     print(f"{'boot->init':<12}{'':>11}{boot_n * 1e6:>12.0f}{boot_t * 1e6:>14.0f}")
     print(f"host wall time: tcg {native_secs:.1f} s, kvm-bt {trap_secs:.1f} s")
 
-    ex = stats["exits"]
+    ex = g.exits(stats)
     print(f"\nkvm-bt exits: {ex['total']} total = {ex['privileged']} privileged instructions"
           f" + {ex['reflected']} reflected interrupts")
     for cls, count in sorted(ex["by_class"].items(), key=lambda kv: -kv[1]):

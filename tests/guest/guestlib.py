@@ -81,6 +81,25 @@ def load_json(path):
         return None
 
 
+def by_class(counts):
+    """A "by-class" list of the stats file or query-kvm-bt ([{"class", "count"}],
+    or the object holding it) as {class: count}."""
+    if isinstance(counts, dict):
+        counts = counts.get("by-class") or []
+    return {e["class"]: e["count"] for e in counts}
+
+
+def exits(stats):
+    """The exit counts of a stats file or query-kvm-bt answer (KvmBtInfo):
+    total, privileged, reflected, handled and by_class as {class: count};
+    {} without one."""
+    if not stats:
+        return {}
+    return {"total": stats["total"], "privileged": stats["privileged"],
+            "reflected": stats["reflected"], "handled": stats["handled"],
+            "by_class": by_class(stats)}
+
+
 LINE_RE = re.compile(r"^KVMBT-(\w+)((?: \w+=\S+)*)\s*$")
 
 

@@ -19,7 +19,9 @@
 - exit clusters: the TLB-miss handler's tlbwe steps on to its rfi in one
   exit (QMP, and the words in guest memory), the exits they avoid are what
   cluster=off has more, and a guest rewriting a word of a cluster makes that
-  word exit on its own again (smc.c); cluster=on without bt=on is refused.
+  word exit on its own again (smc.c); cluster=on without bt=on is refused;
+- a system reset (QMP, mid-workload) leaves no site, exit or translation
+  behind, and the guest then runs the whole workload as under tcg.
 
 Independent QEMUs run in parallel; checks are printed in a fixed order.
 """
@@ -30,6 +32,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 
 import guestlib as g
 from qmp import QMP
@@ -133,6 +136,52 @@ def run_linux(tmp, tag, accel, flavour="stock", smp=1, extra=(), timeout=TIMEOUT
         accel += ",stats-file=" + stats
     rc, out, _ = g.run_guest(g.qemu_args(accel, flavour, g.TEST_ITERS, smp, extra), timeout)
     return rc, out, workload(out), g.load_json(stats) if stats else None
+
+
+def run_linux_reset(tmp, tag):
+    """bt=on: once the workload printed its first result, stop the guest,
+    system_reset it over QMP, read query-kvm-bt while it is still stopped,
+    and let it boot again and run the whole workload to power-off.
+    Returns (exit code, output, workload rows after the reset, query right
+    after the reset, stats, QMP error or None)."""
+    sock = tmpfile(tmp, tag + ".sock")
+    stats = tmpfile(tmp, tag + ".json")
+    # no -no-reboot: with it, QEMU turns system_reset into a shutdown
+    args = [a for a in g.qemu_args(f"kvm-bt,stats-file={stats}", iters=g.TEST_ITERS,
+                                   extra=["-qmp", f"unix:{sock},server=on,wait=off"])
+            if a != "-no-reboot"]
+    lines, after, error = [], None, None
+    p = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True, errors="replace")
+    timed_out = []
+    watchdog = threading.Timer(TIMEOUT, lambda: (timed_out.append(True), p.kill()))
+    watchdog.start()
+    try:
+        q = QMP(sock)
+        for line in p.stdout:
+            lines.append(line)
+            if after is None and line.startswith("KVMBT-RESULT"):
+                q.cmd("stop")
+                q.cmd("system_reset")
+                q.wait_event("RESET", 30)
+                after = q.cmd("query-kvm-bt", top=1000)
+                q.cmd("cont")
+        rc = p.wait(timeout=30)
+        q.close()
+    except Exception as e:     # reported through the checks
+        error = repr(e)
+        rc = None
+    finally:
+        watchdog.cancel()
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        if timed_out:
+            rc, error = None, error or f"timed out after {TIMEOUT}s"
+    out = "".join(lines)
+    boots = [i for i, l in enumerate(lines) if l.startswith("KVMBT-BOOT")]
+    rows = workload("".join(lines[boots[-1]:])) if len(boots) == 2 else []
+    return rc, out, rows, after, g.load_json(stats), error
 
 
 def hmp(q, command):
@@ -289,6 +338,7 @@ def jobs(tmp):
         "linux-nocl0": (run_linux, (tmp, "linux-nocl0", "kvm-bt,cluster=off,exit-cost-ns=0", "stock",
                                     1, ICOUNT)),
         "linux-pv": (run_linux, (tmp, "linux-pv", "kvm-bt,bt=off,pv=on", "pv", 1, ICOUNT)),
+        "linux-reset": (run_linux_reset, (tmp, "linux-reset")),
     }
 
 
@@ -336,8 +386,8 @@ def check_conformance(r):
     tr = stats.get("translator", {})
     kinds = {s["translation"]["kind"] for s in translated_sites(stats)}
     print(f"  {tag}: translator {tr}")
-    check(stats.get("accel", {}).get("bt") is True and tr.get("hot_threshold") == 1,
-          f"{tag}: stats report bt on, hot_threshold 1", str(stats.get("accel")) + str(tr))
+    check(stats.get("bt") is True and tr.get("hot-threshold") == 1,
+          f"{tag}: stats report bt on, hot-threshold 1", str(stats.get("bt")) + str(tr))
     check(tr.get("translated", 0) >= 20, f"{tag}: many translations (translator.translated)",
           str(tr))
     check(kinds >= {"inplace", "stub"}, f"{tag}: both inplace and stub translations", str(kinds))
@@ -356,8 +406,8 @@ def check_conformance(r):
     tr = (stats or {}).get("translator", {})
     states = {s["translation"]["state"] for s in (stats or {}).get("sites", [])
               if "translation" in s}
-    check(tr.get("hot_threshold") == 1000000 and tr.get("translated") == 0 and
-          tr.get("tc_used") == 0 and "translated" not in states,
+    check(tr.get("hot-threshold") == 1000000 and tr.get("translated") == 0 and
+          tr.get("tc-used") == 0 and "translated" not in states,
           f"{tag}: nothing translated", f"{tr} {states}")
 
 
@@ -395,7 +445,7 @@ def check_smc(r):
     for slot, (what, kind) in sorted(SMC_SLOTS.items()):
         pa = code_page + 4 * slot_words * slot
         here = [s for s in dropped if s["pa"] == pa]
-        check(any(s["translation"]["kind"] == kind and s["translation"]["exits_before"] >= 1
+        check(any(s["translation"]["kind"] == kind and s["translation"]["exits-before"] >= 1
                   for s in here),
               f"{tag}: the overwritten {what} site (slot {slot}) was translated "
               f"({kind}), then dropped",
@@ -484,14 +534,11 @@ def check_linux(r, syms, text):
         # same run: the stats file (written at quit) has the same records
         print(f"  NOTE {tag}: no translation data over QMP; the site checks below use the "
               "stats file of the same run")
-        tr = {k.replace("_", "-"): v for k, v in st.items()}
+        tr = st
         top = {(s["cpu"], s["ea"], s["word"]) for s in sites}
-        sites = [dict(s, translation={k.replace("_", "-"): v for k, v in s["translation"].items()})
-                 if "translation" in s else s
-                 for s in stats.get("sites", []) if (s["cpu"], s["ea"], s["word"]) in top]
+        sites = [s for s in stats.get("sites", []) if (s["cpu"], s["ea"], s["word"]) in top]
     else:
-        check(st and all(st.get(k.replace("-", "_")) == v for k, v in tr.items()),
-              "stats-file: translator as query-kvm-bt", f"{st} vs {tr}")
+        check(st == tr, "stats-file: translator as query-kvm-bt", f"{st} vs {tr}")
     check(tr.get("hot-threshold") == DEFAULT_HOT_THRESHOLD and tr.get("page-blocked") is False,
           f"{tag}: default hot-threshold {DEFAULT_HOT_THRESHOLD}, page not blocked", str(tr))
     check(tr.get("translated", 0) > 100 and 0 < tr.get("tc-used", 0) <= tr.get("tc-total", 0),
@@ -592,11 +639,11 @@ def check_linux(r, syms, text):
     check(rc2 == 0 and g.deterministic(rows2) == ref, "Linux, kvm-bt,cluster=off -icount: "
           "workload output identical to tcg", trouble(out2))
     if cl0 and nocl0:
-        on, off = cl0["exits"]["total"], nocl0["exits"]["total"]
+        on, off = cl0["total"], nocl0["total"]
         saved = (cl0.get("translator") or {}).get("absorbed", 0)
-        diff = {c: n - cl0["exits"]["by_class"].get(c, 0)
-                for c, n in nocl0["exits"]["by_class"].items()
-                if n != cl0["exits"]["by_class"].get(c, 0)}
+        diff = {c: n - g.by_class(cl0).get(c, 0)
+                for c, n in g.by_class(nocl0).items()
+                if n != g.by_class(cl0).get(c, 0)}
         check(saved > 0 and (nocl0.get("translator") or {}).get("absorbed") == 0 and
               abs(off - on - saved) <= CLUSTER_ACCOUNT_SLACK * off,
               f"{tag}: at exit-cost-ns=0, cluster=off exits = cluster=on exits + absorbed",
@@ -617,18 +664,56 @@ def check_linux(r, syms, text):
     return stats
 
 
+def check_reset(r):
+    """A system reset clears every table: no site, exit or translation
+    survives it (not even a vCPU's own count, which would make a site hot
+    before the reset ask for translation at its first exit after it), and the
+    guest booted again runs the whole workload as under tcg."""
+    rc, out, rows, after, stats, error = r["linux-reset"]
+    ref = r["linux-tcg"][2]
+    check(rc == 0 and error is None, "reset: the guest reset mid-workload runs to power-off",
+          f"rc {rc}, {error}; " + trouble(out))
+    check(out.count("KVMBT-BOOT") == 2, "reset: the guest booted twice",
+          f"{out.count('KVMBT-BOOT')} boots")
+    check(rows and g.deterministic(rows) == g.deterministic(ref),
+          "reset: the whole workload after the reset gives tcg's output",
+          diff_lines(g.deterministic(ref), g.deterministic(rows)))
+    if not after:
+        check(False, "reset: query-kvm-bt right after the reset", "no answer")
+    else:
+        tr = after.get("translator") or {}
+        check(after["total"] == 0 and not after["sites"] and not after["by-class"],
+              "reset: no exit or site is left right after the reset",
+              f"total {after['total']}, {len(after['sites'])} sites")
+        check(tr.get("translated") == 0 and tr.get("translations") == 0 and
+              tr.get("tc-used") == 0 and not tr.get("page-blocked"),
+              "reset: no translation, TC slot or blocker is left right after the reset", str(tr))
+    if not stats:
+        check(False, "reset: stats file written", "missing")
+        return
+    sites = stats.get("sites", [])
+    check(sum(s["count"] for s in sites) == stats["privileged"],
+          "reset: the sites add up to the privileged exits since the reset",
+          f"{sum(s['count'] for s in sites)} vs {stats['privileged']}")
+    early = [s for s in sites if s.get("translation") and
+             s["translation"]["state"] != "counting" and s["count"] < DEFAULT_HOT_THRESHOLD]
+    check(stats["translator"]["translated"] > 0 and not early,
+          "reset: sites are translated again after the reset, each once hot since it",
+          f"{stats['translator']['translated']} translated; early: {early[:3]}")
+
+
 def class_table(runs):
     classes = []
     for _, st in runs:
-        for c in st["exits"]["by_class"]:
+        for c in g.by_class(st):
             if c not in classes:
                 classes.append(c)
     print("  INFO exits by class under -icount, TEST_ITERS:")
     print("  INFO   " + f"{'class':<16}" + "".join(f"{name:>12}" for name, _ in runs))
     for c in classes:
         print("  INFO   " + f"{c:<16}" +
-              "".join(f"{st['exits']['by_class'].get(c, 0):>12}" for _, st in runs))
-    print("  INFO   " + f"{'total':<16}" + "".join(f"{st['exits']['total']:>12}" for _, st in runs))
+              "".join(f"{g.by_class(st).get(c, 0):>12}" for _, st in runs))
+    print("  INFO   " + f"{'total':<16}" + "".join(f"{st['total']:>12}" for _, st in runs))
 
 
 def check_exit_counts(r, bt_stats):
@@ -638,12 +723,12 @@ def check_exit_counts(r, bt_stats):
           "Linux, kvm-bt,bt=off -icount: completes", out_t[-800:])
     check(rc_p == 0 and pv and any(w == "DONE" for w, _ in rows_p),
           "PV Linux, kvm-bt,bt=off,pv=on -icount: completes", out_p[-800:])
-    if not (trap and pv and bt_stats.get("exits")):
+    if not (trap and pv and bt_stats.get("by-class")):
         check(False, "exit counts: all three runs have stats")
         return
     runs = [("trap", trap), ("pv", pv), ("bt", bt_stats)]
     class_table(runs)
-    t, p, b = (st["exits"]["total"] for _, st in runs)
+    t, p, b = (st["total"] for _, st in runs)
     print(f"  INFO bt/pv = {b / p:.3f}, bt/trap = {b / t:.3f}")
     check(b <= BT_VS_PV * p, f"exits: bt=on <= {BT_VS_PV} x PV guest", f"bt {b}, pv {p}")
     check(b <= BT_VS_TRAP * t, f"exits: bt=on <= {BT_VS_TRAP} x trap-and-emulate",
@@ -655,7 +740,7 @@ def check_exit_counts(r, bt_stats):
                    key=lambda s: -s["count"])
     bt_count = {(s["ea"], s["word"]): s["count"] for s in bt_stats["sites"]}
     quiet = [s for s in pid_t[:10] if bt_count.get((s["ea"], s["word"]), 0) * 100 < s["count"]]
-    check(quiet and bt_stats["exits"]["by_class"].get("pid-sync", 0) > 0,
+    check(quiet and g.by_class(bt_stats).get("pid-sync", 0) > 0,
           "deferred PID writes: a hot mtspr PID of trap mode exits < 1% as often under bt=on; "
           "pid-sync exits happen", str([(hex(s["ea"]), s["count"],
                                          bt_count.get((s["ea"], s["word"]))) for s in pid_t[:10]]))
@@ -700,6 +785,7 @@ def main():
     check_smc(r)
     bt_stats = check_linux(r, syms, text)
     check_exit_counts(r, bt_stats)
+    check_reset(r)
     return results.finish()
 
 

@@ -53,7 +53,7 @@ def main():
                 check(line.startswith("PASS"), f"kvm-bt: {line[5:]}")
         with open(stats_path) as f:
             stats = json.load(f)
-        by_class = stats["exits"]["by_class"]
+        by_class = g.by_class(stats)
     warnings = [l for l in err.splitlines() if "cannot classify privileged instruction" in l]
     other = [s for s in stats["sites"] if s["class"] == "priv-other"]
     check(other and len(warnings) == len(other) and

@@ -192,7 +192,7 @@ def check_workload(tag, rc, out, rows, ref=None):
 
 
 def total(stats):
-    return (stats or {}).get("exits", {}).get("total")
+    return (stats or {}).get("total")
 
 
 def check_guests(r):
@@ -217,11 +217,10 @@ def check_guests(r):
     print(f"INFO e500v2 exits with TEST_ITERS under -icount: bt=off {t_off}, bt=on {t_bt}, "
           f"bt=on,hot-threshold=1 {t_bt1}, pv (bt=off,pv=on) {t_pv}")
     if off and bt and pv:
-        classes = sorted(set(off["exits"]["by_class"]) | set(bt["exits"]["by_class"]) |
-                         set(pv["exits"]["by_class"]))
+        classes = sorted(set(g.by_class(off)) | set(g.by_class(bt)) | set(g.by_class(pv)))
         print("INFO   " + f"{'class':<16}{'bt=off':>10}{'bt=on':>10}{'pv':>10}")
         for c in classes:
-            print("INFO   " + f"{c:<16}" + "".join(f"{st['exits']['by_class'].get(c, 0):>10}"
+            print("INFO   " + f"{c:<16}" + "".join(f"{g.by_class(st).get(c, 0):>10}"
                                                    for st in (off, bt, pv)))
     ok = None not in (t_off, t_bt, t_bt1)
     check(ok and t_bt < t_off and t_bt1 < t_off, "exits: bt=on (also hot-threshold=1) < bt=off",

@@ -110,10 +110,10 @@ def main():
         t = translator(data)
         if "hot-threshold=1" in mode:
             want = next((l.split("=")[1] for l in lines if l.startswith("INFO tc_pa=")), None)
-            check(want is not None and t.get("tc_pa") == int(want, 16),
+            check(want is not None and t.get("tc-pa") == int(want, 16),
                   f"basic {mode}: the TC is where the payload probes it",
-                  f"payload {want}, stats tc_pa {t.get('tc_pa')}")
-            check(t.get("stubs_lost", 0) >= 1,
+                  f"payload {want}, stats tc-pa {t.get('tc-pa')}")
+            check(t.get("stubs-lost", 0) >= 1,
                   f"basic {mode}: the stubs the guest overwrote are counted as lost",
                   f"translator {t}")
             lost = [s for s in (data or {}).get("sites", [])
@@ -140,7 +140,7 @@ def main():
     rc, lines, out, data, _ = run("kvm-bt,bt=on,hot-threshold=1", "exhaust")
     same_as_tcg("exhaust", refs["exhaust"], "bt=on,hot-threshold=1", rc, lines, out)
     t = translator(data)
-    check(t.get("tc_used") == t.get("tc_total") == TC_SLOTS,
+    check(t.get("tc-used") == t.get("tc-total") == TC_SLOTS,
           "exhaust: every TC slot is used", f"translator {t}")
     refused = [s for s in (data or {}).get("sites", [])
                if (s.get("translation") or {}).get("state") == "refused"]

@@ -46,7 +46,7 @@ def tc_pa_for(kernel):
                        input=b"quit\n", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                        timeout=120, check=False)
         st = guestlib.load_json(stats) or {}
-        return (st.get("translator") or {}).get("tc_pa")
+        return (st.get("translator") or {}).get("tc-pa")
 
 
 def xp_words(answer):
@@ -134,8 +134,8 @@ def main():
     st = bt.stats if bt else None
     tr = (st or {}).get("translator") or {}
     kv = (st or {}).get("kvm") or {}
-    res.check(tr.get("translated", 0) >= 100 and tr.get("tc_used", 0) >= 2
-              and tr.get("tc_pa") == tc_pa, "kvm-bt.stats.translator",
+    res.check(tr.get("translated", 0) >= 100 and tr.get("tc-used", 0) >= 2
+              and tr.get("tc-pa") == tc_pa, "kvm-bt.stats.translator",
               f"translator {tr}, model's TC at {tc_pa:#x}")
     res.check(kv.get("host") == "kvm" and kv.get("pages-mapped") == 1 and kv.get("samples", 0) > 0,
               "kvm-bt.stats.kvm", f"{ {k: v for k, v in kv.items() if k != 'kvm-counters'} }")

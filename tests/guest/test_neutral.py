@@ -5,10 +5,10 @@ Deterministic, under -icount -seed 1 with the test workload:
 
 - the stock guest booted with "nosmap" (Linux without user-access
   protection, so its system calls never write PID): bt=on never drops the
-  CPU's PID at system calls (stats file: pid_drop false on every vCPU), so
+  CPU's PID at system calls (stats file: pid-drop false on every vCPU), so
   pid-sync exits per system call stay below PID_SYNC_PER_SYSCALL_MAX; its
   exits stay below NOSMAP_BT_VS_TRAP of trap-and-emulate's;
-- the stock guest (KUAP on) keeps the drop: pid_drop true, and its exits
+- the stock guest (KUAP on) keeps the drop: pid-drop true, and its exits
   stay below STOCK_BT_VS_TRAP of trap-and-emulate's (between the measured
   figures with and without the drop);
 - SMP: -smp 2 under -icount (round-robin: it used to hang) with bt=on and
@@ -76,11 +76,11 @@ def completes(res, tag, want_lines):
 
 
 def by_class(stats, cls):
-    return ((stats or {}).get("exits") or {}).get("by_class", {}).get(cls, 0)
+    return g.by_class(stats or {}).get(cls, 0)
 
 
 def pid_drops(stats):
-    return [v.get("pid_drop") for v in (stats or {}).get("vcpus", [])]
+    return [v.get("pid-drop") for v in (stats or {}).get("vcpus", [])]
 
 
 def main():
@@ -105,7 +105,7 @@ def main():
     nb, nt, sb, st = res["nosmap-bt"], res["nosmap-trap"], res["stock-bt"], res["stock-trap"]
     for tag in ("nosmap-bt", "nosmap-trap", "stock-bt", "stock-trap"):
         completes(res[tag], tag, g.BENCHES)
-    total = lambda r: ((r[3] or {}).get("exits") or {}).get("total")
+    total = lambda r: (r[3] or {}).get("total")
     sync, sc = by_class(nb[3], "pid-sync"), by_class(nb[3], "syscall")
     print(f"  nosmap bt=on: {sync} pid-sync exits, {sc} system calls, {total(nb)} exits; "
           f"trap {total(nt)}")

@@ -66,7 +66,7 @@ def main():
     unexplained = [e for e in extra if not (int(e[0], 16) < 0xc0000000 and e[2] == "mfspr" and e[3] == "287")]
     check(not unexplained, "plugin-only sites are user-mode PVR reads only", str(unexplained[:10]))
     total_plugin = sum(int(r["count"]) for ea, r in plugin_sites.items() if ea in ours)
-    print(f"  monitor: {stats['exits']['privileged']} privileged exits at {len(ours)} sites; "
+    print(f"  monitor: {stats['privileged']} privileged exits at {len(ours)} sites; "
           f"plugin: {total_plugin} executions there (2x), plus {sum(int(e[4]) for e in extra)} "
           f"user-mode PVR reads at {len(extra)} sites")
     return results.finish()

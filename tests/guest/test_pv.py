@@ -92,7 +92,7 @@ def test_linux():
     check(rc == 0 and g.deterministic(g.parse_workload(out)) == ref,
           "kvm-bt (trap), stock guest: workload output equals tcg", out[-1500:])
     if pv and trap:
-        p, t = pv["exits"], trap["exits"]
+        p, t = g.exits(pv), g.exits(trap)
         pc, tc = p["by_class"], t["by_class"]
         print(f"INFO exits: pv {p['total']} trap {t['total']} ({p['total'] / t['total']:.2f}x)")
         # measured 99,015 vs 493,151 (0.20x) with TEST_ITERS

@@ -71,7 +71,7 @@ def main():
         by_class = {}
         if os.path.exists(stats_path):
             with open(stats_path) as f:
-                by_class = json.load(f)["exits"]["by_class"]
+                by_class = g.by_class(json.load(f))
         check(by_class.get("hypercall", 0) == 0 and by_class.get("syscall", 0) >= 64,
               "kvm-bt: the hypercall sequence is an ordinary syscall with pv off",
               f"{by_class.get('hypercall', 0)} hypercall, {by_class.get('syscall', 0)} syscall exits")
@@ -89,7 +89,7 @@ def main():
         by_class = None
         if os.path.exists(stats_path):
             with open(stats_path) as f:
-                by_class = json.load(f)["exits"]["by_class"]
+                by_class = g.by_class(json.load(f))
         check(by_class is not None, "kvm-bt,pv=on: stats-file written", out[-1500:])
         if by_class is not None and made:
             check(by_class.get("hypercall", 0) >= made[0],

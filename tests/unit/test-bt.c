@@ -15,6 +15,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include "bt-sites.h"
+#include "site-table.h"
 #include "bt-translate.h"
 #include "ppc-insn.h"
 #include "shared-page.h"
@@ -1322,6 +1323,279 @@ static void test_sites_state_machine(void)
     kvm_bt_patch_destroy(&t);
 }
 
+/*
+ * The site lifecycle (bt-sites.h), transition by transition: the table
+ * itself against the documented diagram, then each event through the API
+ * that raises it, from every state it can start in.
+ */
+static void test_lifecycle_table(void)
+{
+    enum { C = KVM_BT_PATCH_COUNTING, T = KVM_BT_PATCH_TRANSLATED, D = KVM_BT_PATCH_DROPPED,
+           U = KVM_BT_PATCH_UNDONE, R = KVM_BT_PATCH_REFUSED, X = KVM_BT_PATCH__COUNT };
+    static const int want[KVM_BT_PATCH__COUNT][KVM_BT_SITE_EVENT__COUNT] = {
+        /*        EXIT NEW_WORD HOT TRANSLATE REFUSE DROP UNDO RECOUNT */
+        [C] = {   C,   C,       C,  T,        R,     X,   X,   X },
+        [T] = {   T,   C,       T,  X,        X,     D,   U,   X },
+        [D] = {   D,   C,       D,  X,        X,     X,   X,   C },
+        [U] = {   U,   C,       C,  X,        X,     X,   X,   C },
+        [R] = {   R,   C,       R,  X,        X,     X,   X,   C },
+    };
+
+    for (int st = 0; st < KVM_BT_PATCH__COUNT; st++) {
+        for (int ev = 0; ev < KVM_BT_SITE_EVENT__COUNT; ev++) {
+            CHECK((int)kvm_bt_site_next(st, ev) == want[st][ev], "%s --%s--> %s, want %s",
+                  kvm_bt_patch_state_name(st), kvm_bt_site_event_name(ev),
+                  kvm_bt_patch_state_name(kvm_bt_site_next(st, ev)),
+                  kvm_bt_patch_state_name(want[st][ev]));
+        }
+    }
+    CHECK(kvm_bt_site_next(KVM_BT_PATCH__COUNT, KVM_BT_SITE_EXIT) == KVM_BT_PATCH__COUNT &&
+          kvm_bt_site_next(KVM_BT_PATCH_COUNTING, KVM_BT_SITE_EVENT__COUNT) ==
+          KVM_BT_PATCH__COUNT, "out of range");
+    CHECK(!strcmp(kvm_bt_site_event_name(KVM_BT_SITE_RECOUNT), "recount"), "event name");
+}
+
+#define LC_PA   0x2000040ull
+#define LC_EA   0xc2000040u
+#define LC_MFMSR 0x7c6000a6u
+#define LC_MTMSR 0x7c800124u     /* mtmsr r4: needs a stub */
+
+/* A table with one site at LC_PA brought to @state by the API. */
+static KvmBtPatchSite *lc_site_in(KvmBtPatchTable *t, KvmBtPatchState state)
+{
+    KvmBtPatchSite *s;
+    KvmBtXlat x;
+
+    kvm_bt_patch_init(t, 1);
+    kvm_bt_patch_note_exit(t, LC_PA, LC_EA, LC_MFMSR, &s);
+    kvm_bt_xlat(MON, LC_EA, LC_MFMSR, 0, 0, &x);
+    switch (state) {
+    case KVM_BT_PATCH_TRANSLATED:
+        kvm_bt_patch_translated(t, LC_PA, &x);
+        break;
+    case KVM_BT_PATCH_DROPPED:
+        kvm_bt_patch_translated(t, LC_PA, &x);
+        kvm_bt_patch_dropped(t, LC_PA);
+        break;
+    case KVM_BT_PATCH_UNDONE:
+        kvm_bt_patch_translated(t, LC_PA, &x);
+        kvm_bt_patch_undone(t, LC_PA, "test");
+        break;
+    case KVM_BT_PATCH_REFUSED:
+        kvm_bt_patch_refused(t, LC_PA, "test");
+        break;
+    default:
+        break;
+    }
+    s = kvm_bt_patch_lookup(t, LC_PA);
+    CHECK(s && s->state == state, "set up %s", kvm_bt_patch_state_name(state));
+    return s;
+}
+
+static void test_lifecycle_events(void)
+{
+    KvmBtPatchTable t;
+    KvmBtPatchSite *s;
+    KvmBtXlat x;
+
+    kvm_bt_xlat(MON, LC_EA, LC_MFMSR, 0, 0, &x);
+    for (int st = 0; st < KVM_BT_PATCH__COUNT; st++) {
+        const char *name = kvm_bt_patch_state_name(st);
+        uint64_t before, after;
+        uint32_t restarts;
+        bool ok;
+
+        /* EXIT: same state, counted before a decision, after it otherwise */
+        s = lc_site_in(&t, st);
+        before = s->exits_before;
+        after = s->exits_after;
+        kvm_bt_patch_note_exit(&t, LC_PA, LC_EA, st == KVM_BT_PATCH_TRANSLATED ? x.patch :
+                               LC_MFMSR, &s);
+        CHECK(s->state == (KvmBtPatchState)st &&
+              (st == KVM_BT_PATCH_COUNTING ? s->exits_before == before + 1 :
+                                             s->exits_after == after + 1),
+              "exit in %s", name);
+        kvm_bt_patch_destroy(&t);
+
+        /* NEW_WORD: counting from zero, a restart, no patch left */
+        s = lc_site_in(&t, st);
+        restarts = s->restarts;
+        kvm_bt_patch_note_exit(&t, LC_PA, LC_EA, 0x7c8000a6, &s);
+        CHECK(s->state == KVM_BT_PATCH_COUNTING && s->exits_before == 1 && s->orig == 0x7c8000a6 &&
+              s->restarts == restarts + 1 && !s->reason && !kvm_bt_patch_any_in(&t, 0, UINT64_MAX),
+              "new word in %s", name);
+        kvm_bt_patch_destroy(&t);
+
+        /* TRANSLATE: only from COUNTING */
+        s = lc_site_in(&t, st);
+        ok = kvm_bt_patch_translated(&t, LC_PA, &x);
+        CHECK(ok == (st == KVM_BT_PATCH_COUNTING) &&
+              (!ok || (s->state == KVM_BT_PATCH_TRANSLATED && t.translations == 1 &&
+                       kvm_bt_patch_any_in(&t, LC_PA, 4))), "translate in %s", name);
+        kvm_bt_patch_destroy(&t);
+
+        /* REFUSE: only from COUNTING */
+        s = lc_site_in(&t, st);
+        ok = kvm_bt_patch_refused(&t, LC_PA, "why");
+        CHECK(ok == (st == KVM_BT_PATCH_COUNTING) &&
+              (!ok || (s->state == KVM_BT_PATCH_REFUSED && !strcmp(s->reason, "why"))),
+              "refuse in %s", name);
+        kvm_bt_patch_destroy(&t);
+
+        /* DROP, UNDO: only from TRANSLATED, and the page bit goes */
+        s = lc_site_in(&t, st);
+        ok = kvm_bt_patch_dropped(&t, LC_PA);
+        CHECK(ok == (st == KVM_BT_PATCH_TRANSLATED) &&
+              (!ok || (s->state == KVM_BT_PATCH_DROPPED && !kvm_bt_patch_any_in(&t, LC_PA, 4))),
+              "drop in %s", name);
+        kvm_bt_patch_destroy(&t);
+        s = lc_site_in(&t, st);
+        ok = kvm_bt_patch_undone(&t, LC_PA, "why");
+        CHECK(ok == (st == KVM_BT_PATCH_TRANSLATED) &&
+              (!ok || (s->state == KVM_BT_PATCH_UNDONE && !kvm_bt_patch_any_in(&t, LC_PA, 4) &&
+                       !strcmp(s->reason, "why"))), "undo in %s", name);
+        kvm_bt_patch_destroy(&t);
+
+        /* RECOUNT: from DROPPED, UNDONE, REFUSED; counting from zero */
+        s = lc_site_in(&t, st);
+        restarts = s->restarts;
+        ok = kvm_bt_patch_recount(&t, LC_PA);
+        CHECK(ok == (st == KVM_BT_PATCH_DROPPED || st == KVM_BT_PATCH_UNDONE ||
+                     st == KVM_BT_PATCH_REFUSED) &&
+              (!ok || (s->state == KVM_BT_PATCH_COUNTING && s->exits_before == 0 &&
+                       s->restarts == restarts + 1 && !s->reason)), "recount in %s", name);
+        kvm_bt_patch_destroy(&t);
+
+        /* HOT: COUNTING decides; UNDONE counts afresh and decides; others decided */
+        s = lc_site_in(&t, st);
+        restarts = s->restarts;
+        {
+            KvmBtHotVerdict v = kvm_bt_patch_hot(&t, LC_PA, LC_EA, LC_MFMSR,
+                                                 st == KVM_BT_PATCH_TRANSLATED ? x.patch : LC_MFMSR,
+                                                 true, false, &s);
+            KvmBtHotVerdict want = st == KVM_BT_PATCH_COUNTING || st == KVM_BT_PATCH_UNDONE ?
+                                   KVM_BT_HOT_DECIDE : KVM_BT_HOT_DECIDED;
+
+            if (st == KVM_BT_PATCH_TRANSLATED) {
+                want = KVM_BT_HOT_WORD_CHANGED;     /* memory holds the patch */
+            }
+            CHECK(v == want && s &&
+                  (v != KVM_BT_HOT_DECIDE || s->state == KVM_BT_PATCH_COUNTING) &&
+                  s->restarts == restarts + (st == KVM_BT_PATCH_UNDONE),
+                  "hot in %s: %d", name, v);
+        }
+        kvm_bt_patch_destroy(&t);
+    }
+}
+
+static void test_lifecycle_hot(void)
+{
+    KvmBtPatchTable t;
+    KvmBtPatchSite *s;
+    unsigned gen;
+
+    /* a new site: counted, COUNTING, to be decided; the threshold is the vCPU's business */
+    kvm_bt_patch_init(&t, 16);
+    CHECK(kvm_bt_patch_hot(&t, LC_PA, LC_EA, LC_MFMSR, LC_MFMSR, true, false, &s) ==
+          KVM_BT_HOT_DECIDE && s && s->exits_before == 1, "new site hot");
+    CHECK(kvm_bt_patch_hot(&t, LC_PA + 4, LC_EA + 4, LC_MFMSR, 0, false, false, &s) ==
+          KVM_BT_HOT_WORD_CHANGED && !s, "unreadable memory");
+    CHECK(kvm_bt_patch_hot(&t, LC_PA + 4, LC_EA + 4, LC_MFMSR, LC_MTMSR, true, false, &s) ==
+          KVM_BT_HOT_WORD_CHANGED && !s, "other word in memory: nothing recorded");
+
+    /* blocked: nothing counted; unblocked again */
+    gen = kvm_bt_patch_gen(&t);
+    CHECK(kvm_bt_patch_block(&t, true) == 1 && kvm_bt_patch_gen(&t) == gen + 1, "block");
+    CHECK(kvm_bt_patch_block(&t, true) == 2 && kvm_bt_patch_blockers(&t) == 2, "two block");
+    s = kvm_bt_patch_lookup(&t, LC_PA);
+    CHECK(kvm_bt_patch_hot(&t, LC_PA, LC_EA, LC_MFMSR, LC_MFMSR, true, false, NULL) ==
+          KVM_BT_HOT_BLOCKED && s->exits_before == 1, "blocked");
+    kvm_bt_patch_block(&t, false);
+    CHECK(kvm_bt_patch_block(&t, false) == 0 && kvm_bt_patch_gen(&t) == gen + 4, "unblocked");
+
+    /* the TC: mapped elsewhere waits, taken refuses; only for stubs */
+    kvm_bt_patch_tc_broken(&t, true);
+    CHECK(kvm_bt_patch_tc_is_broken(&t) && kvm_bt_patch_gen(&t) == gen + 5, "tc broken");
+    kvm_bt_patch_tc_broken(&t, true);
+    CHECK(kvm_bt_patch_gen(&t) == gen + 6, "undone again: decisions moved again");
+    CHECK(kvm_bt_patch_hot(&t, 0x3000, 0xc0003000, LC_MTMSR, LC_MTMSR, true, true, &s) ==
+          KVM_BT_HOT_TC_AWAY && s->state == KVM_BT_PATCH_COUNTING, "tc away");
+    CHECK(kvm_bt_patch_hot(&t, LC_PA, LC_EA, LC_MFMSR, LC_MFMSR, true, false, NULL) ==
+          KVM_BT_HOT_DECIDE, "in place regardless");
+    kvm_bt_patch_tc_broken(&t, false);
+    kvm_bt_patch_tc_broken(&t, false);
+    CHECK(!kvm_bt_patch_tc_is_broken(&t) && kvm_bt_patch_gen(&t) == gen + 7, "tc back once");
+    kvm_bt_patch_tc_taken(&t);
+    CHECK(kvm_bt_patch_hot(&t, 0x3000, 0xc0003000, LC_MTMSR, LC_MTMSR, true, true, &s) ==
+          KVM_BT_HOT_TC_TAKEN && s->state == KVM_BT_PATCH_REFUSED && s->reason, "tc taken");
+    kvm_bt_patch_destroy(&t);
+
+    /* churn: the KVM_BT_CHURN_LIMIT-th restart is refused, once */
+    kvm_bt_patch_init(&t, 1);
+    for (uint32_t i = 0; i <= KVM_BT_CHURN_LIMIT; i++) {
+        KvmBtHotVerdict v = kvm_bt_patch_hot(&t, LC_PA, LC_EA, LC_MFMSR + (i << 21),
+                                             LC_MFMSR + (i << 21), true, false, &s);
+
+        CHECK(v == (i < KVM_BT_CHURN_LIMIT ? KVM_BT_HOT_DECIDE : KVM_BT_HOT_CHURN) &&
+              s->restarts == i, "word %u: %d", i, v);
+    }
+    CHECK(s->state == KVM_BT_PATCH_REFUSED && t.churn_refused == 1, "churn refused");
+    CHECK(kvm_bt_patch_hot(&t, LC_PA, LC_EA, s->orig, s->orig, true, false, NULL) ==
+          KVM_BT_HOT_DECIDED && t.churn_refused == 1, "refused stays");
+    kvm_bt_patch_destroy(&t);
+}
+
+static void test_lifecycle_reset(void)
+{
+    KvmBtPatchTable t;
+    KvmBtPatchSite *s;
+    KvmBtXlat x;
+    unsigned gen, code_gen, live, retired, total;
+    const uint32_t wrtee = 0x7c800106;
+
+    kvm_bt_patch_init(&t, 7);
+    CHECK(kvm_bt_tc_init(&t, 0x7f00000, 0xc0f00000, 4 * 128, 32), "tc");
+    kvm_bt_patch_note_exit(&t, 0x1000, 0xc0001000, wrtee, NULL);
+    kvm_bt_xlat(MON, 0xc0001000, wrtee, kvm_bt_tc_slot_ea(&t, 0), t.tc.slot_words, &x);
+    CHECK(kvm_bt_patch_translated(&t, 0x1000, &x), "stub");
+    kvm_bt_patch_block(&t, true);
+    kvm_bt_patch_tc_taken(&t);
+    kvm_bt_patch_code_changed(&t);
+    gen = kvm_bt_patch_gen(&t);
+    code_gen = kvm_bt_patch_code_gen(&t);
+
+    kvm_bt_patch_reset(&t);
+    CHECK(!kvm_bt_patch_lookup(&t, 0x1000) && t.sites.count == 0 && t.translated == 0 &&
+          !kvm_bt_patch_any_in(&t, 0, UINT64_MAX), "no sites");
+    CHECK(t.threshold == 7 && !t.blockers && !t.tc_taken && !t.tc_broken &&
+          !t.translations && !t.churn_refused && !t.stubs_lost, "conditions and counters");
+    CHECK(kvm_bt_patch_gen(&t) == gen + 1 && kvm_bt_patch_code_gen(&t) == code_gen + 1,
+          "generations move on");
+    kvm_bt_tc_usage(&t, &live, &retired, &total);
+    CHECK(!live && !retired && !total && kvm_bt_tc_peek(&t) < 0, "no TC");
+    CHECK(kvm_bt_tc_init(&t, 0x7f00000, 0xc0f00000, 4 * 128, 32) && kvm_bt_tc_peek(&t) == 0,
+          "TC set up again, from slot 0");
+    CHECK(kvm_bt_patch_hot(&t, 0x1000, 0xc0001000, wrtee, wrtee, true, true, &s) ==
+          KVM_BT_HOT_DECIDE && s->restarts == 0 && s->exits_before == 1, "counted afresh");
+    kvm_bt_patch_destroy(&t);
+}
+
+/* The vCPU's cache of a record: hot once a generation, at the threshold. */
+static void test_site_cache(void)
+{
+    KvmBtSite s = { .exits = 0 };
+    unsigned n = 0;
+
+    for (int i = 0; i < 20; i++) {
+        s.exits++;
+        n += kvm_bt_site_cache_hot(&s, 16, 5);
+    }
+    CHECK(n == 1 && s.bt_gen == 5 && s.exits_hot == 16, "once at 16: %u", n);
+    s.exits++;
+    CHECK(kvm_bt_site_cache_hot(&s, 16, 6) && s.exits_hot == 16, "again in a new generation");
+    CHECK(!kvm_bt_site_cache_hot(&s, 0, 7), "threshold 0: never");
+}
+
 static void test_sites_tc(void)
 {
     KvmBtPatchTable t;
@@ -1439,7 +1713,7 @@ static void test_sites_many(void)
             ok &= kvm_bt_patch_translated(&t, pa, &x);
         }
     }
-    CHECK(ok && t.count == 5000, "count %zu", t.count);
+    CHECK(ok && t.sites.count == 5000, "count %zu", t.sites.count);
     for (uint64_t i = 0; i < 5000; i++) {
         uint64_t pa = 0x100000 + 4 * i * 7;
         KvmBtPatchSite *s = kvm_bt_patch_lookup(&t, pa);
@@ -1571,6 +1845,11 @@ int main(void)
     test_reach(KVM);
     test_monitor_golden();
     test_sites_state_machine();
+    test_lifecycle_table();
+    test_lifecycle_events();
+    test_lifecycle_hot();
+    test_lifecycle_reset();
+    test_site_cache();
     test_sites_tc();
     test_sites_many();
     test_tc_gap();

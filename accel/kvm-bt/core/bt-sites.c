@@ -1,10 +1,10 @@
 /*
  * kvm-bt translator core: BT site table and translation-cache allocator
  *
- * Sites: open addressing with linear probing on the word's physical
- * address, load kept under 1/2; entries are never removed (a site's
- * history is what the statistics report).
- * Pages: a second such hash, one entry per 4 KiB page that ever held a
+ * Sites: an oa-table.h table keyed by the word's physical address;
+ * entries are never removed (a site's history is what the statistics
+ * report).
+ * Pages: a second such table, one entry per 4 KiB page that ever held a
  * TRANSLATED word, with a bitmap of those words. Every guest write to a
  * code page asks whether it hits a patch; the answer is usually "no" and
  * costs one compare (no translations at all) or one probe.
@@ -13,6 +13,7 @@
  */
 #include "bt-sites.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,90 +25,47 @@ static size_t hash64(uint64_t v)
     return (size_t)((v * 0x9e3779b97f4a7c15ull) >> 32);
 }
 
-/* ---- sites ---- */
+/* ---- the tables (oa-table.h) ---- */
 
-static KvmBtPatchSite *site_probe(const KvmBtPatchTable *t, uint64_t pa)
+static uint64_t site_key(const void *entry)
 {
-    size_t mask = t->capacity - 1;
-
-    for (size_t i = hash64(pa >> 2) & mask;; i = (i + 1) & mask) {
-        KvmBtPatchSite *s = &t->sites[i];
-
-        if (!s->used || s->pa == pa) {
-            return s;
-        }
-    }
+    return ((const KvmBtPatchSite *)entry)->pa;
 }
 
-static bool sites_grow(KvmBtPatchTable *t)
+static size_t site_hash(uint64_t pa)
 {
-    size_t cap = t->capacity ? t->capacity * 2 : 256;
-    KvmBtPatchTable n = { .sites = calloc(cap, sizeof(KvmBtPatchSite)), .capacity = cap };
-
-    if (!n.sites) {
-        return false;
-    }
-    for (size_t i = 0; i < t->capacity; i++) {
-        if (t->sites[i].used) {
-            *site_probe(&n, t->sites[i].pa) = t->sites[i];
-        }
-    }
-    free(t->sites);
-    t->sites = n.sites;
-    t->capacity = cap;
-    return true;
+    return hash64(pa >> 2);
 }
+
+static const KvmBtOaType site_type = {
+    .size = sizeof(KvmBtPatchSite), .used_offset = offsetof(KvmBtPatchSite, used),
+    .key = site_key, .hash = site_hash, .first_capacity = 256,
+};
+
+static uint64_t page_key(const void *entry)
+{
+    return ((const KvmBtPatchPage *)entry)->page;
+}
+
+static const KvmBtOaType page_type = {
+    .size = sizeof(KvmBtPatchPage), .used_offset = offsetof(KvmBtPatchPage, used),
+    .key = page_key, .hash = hash64, .first_capacity = 64,
+};
 
 KvmBtPatchSite *kvm_bt_patch_lookup(KvmBtPatchTable *t, uint64_t pa)
 {
-    KvmBtPatchSite *s;
-
-    if (!t->capacity) {
-        return NULL;
-    }
-    s = site_probe(t, pa);
-    return s->used ? s : NULL;
+    return kvm_bt_oa_find(&t->sites, pa);
 }
 
 /* ---- pages with patches ---- */
 
-static KvmBtPatchPage *page_probe(const KvmBtPatchPage *pages, size_t cap, uint64_t page)
-{
-    size_t mask = cap - 1;
-
-    for (size_t i = hash64(page) & mask;; i = (i + 1) & mask) {
-        const KvmBtPatchPage *p = &pages[i];
-
-        if (!p->used || p->page == page) {
-            return (KvmBtPatchPage *)p;
-        }
-    }
-}
-
 static KvmBtPatchPage *page_get(KvmBtPatchTable *t, uint64_t page)
 {
-    KvmBtPatchPage *p;
+    bool added;
+    KvmBtPatchPage *p = kvm_bt_oa_insert(&t->pages, page, &added);
 
-    if ((t->page_count + 1) * 2 > t->page_capacity) {
-        size_t cap = t->page_capacity ? t->page_capacity * 2 : 64;
-        KvmBtPatchPage *n = calloc(cap, sizeof(*n));
-
-        if (!n) {
-            return NULL;
-        }
-        for (size_t i = 0; i < t->page_capacity; i++) {
-            if (t->pages[i].used) {
-                *page_probe(n, cap, t->pages[i].page) = t->pages[i];
-            }
-        }
-        free(t->pages);
-        t->pages = n;
-        t->page_capacity = cap;
-    }
-    p = page_probe(t->pages, t->page_capacity, page);
-    if (!p->used) {
-        *p = (KvmBtPatchPage){ .page = page, .used = true };
-        t->page_count++;
+    if (p && added) {
+        p->page = page;
     }
     return p;
 }
@@ -128,7 +86,7 @@ static bool page_mark(KvmBtPatchTable *t, uint64_t pa)
 
 static void page_unmark(KvmBtPatchTable *t, uint64_t pa)
 {
-    KvmBtPatchPage *p = page_probe(t->pages, t->page_capacity, pa >> PAGE_SHIFT);
+    KvmBtPatchPage *p = kvm_bt_oa_find(&t->pages, pa >> PAGE_SHIFT);
     unsigned w = (pa >> 2) & (PAGE_WORDS - 1);
 
     /* entries stay (count 0) so probes never need tombstones */
@@ -151,9 +109,9 @@ bool kvm_bt_patch_any_in(const KvmBtPatchTable *t, uint64_t pa, uint64_t len)
         uint64_t page = w >> (PAGE_SHIFT - 2);
         uint64_t page_last = ((page + 1) << (PAGE_SHIFT - 2)) - 1;
         uint64_t end = last < page_last ? last : page_last;
-        const KvmBtPatchPage *p = page_probe(t->pages, t->page_capacity, page);
+        const KvmBtPatchPage *p = kvm_bt_oa_find(&t->pages, page);
 
-        if (p->used && p->count) {
+        if (p && p->count) {
             for (uint64_t i = w; i <= end; i++) {
                 unsigned b = i & (PAGE_WORDS - 1);
 
@@ -277,26 +235,142 @@ KvmBtPatchSite *kvm_bt_patch_by_stub_pa(KvmBtPatchTable *t, uint64_t pa)
     return slot < 0 ? NULL : kvm_bt_patch_lookup(t, t->tc.owner[slot]);
 }
 
-/* ---- state machine ---- */
+/* ---- the lifecycle ---- */
+
+#define C KVM_BT_PATCH_COUNTING
+#define T KVM_BT_PATCH_TRANSLATED
+#define D KVM_BT_PATCH_DROPPED
+#define U KVM_BT_PATCH_UNDONE
+#define R KVM_BT_PATCH_REFUSED
+#define X KVM_BT_PATCH__COUNT       /* not allowed */
+
+static const uint8_t lifecycle[KVM_BT_PATCH__COUNT][KVM_BT_SITE_EVENT__COUNT] = {
+    /*             EXIT NEW_WORD HOT TRANSLATE REFUSE DROP UNDO RECOUNT */
+    [C] = {        C,   C,       C,  T,        R,     X,   X,   X },
+    [T] = {        T,   C,       T,  X,        X,     D,   U,   X },
+    [D] = {        D,   C,       D,  X,        X,     X,   X,   C },
+    [U] = {        U,   C,       C,  X,        X,     X,   X,   C },
+    [R] = {        R,   C,       R,  X,        X,     X,   X,   C },
+};
+
+#undef C
+#undef T
+#undef D
+#undef U
+#undef R
+#undef X
+
+KvmBtPatchState kvm_bt_site_next(KvmBtPatchState from, KvmBtSiteEvent ev)
+{
+    if ((unsigned)from >= KVM_BT_PATCH__COUNT || (unsigned)ev >= KVM_BT_SITE_EVENT__COUNT) {
+        return KVM_BT_PATCH__COUNT;
+    }
+    return lifecycle[from][ev];
+}
+
+const char *kvm_bt_site_event_name(KvmBtSiteEvent ev)
+{
+    static const char *const names[KVM_BT_SITE_EVENT__COUNT] = {
+        [KVM_BT_SITE_EXIT] = "exit",
+        [KVM_BT_SITE_NEW_WORD] = "new-word",
+        [KVM_BT_SITE_HOT] = "hot",
+        [KVM_BT_SITE_TRANSLATE] = "translate",
+        [KVM_BT_SITE_REFUSE] = "refuse",
+        [KVM_BT_SITE_DROP] = "drop",
+        [KVM_BT_SITE_UNDO] = "undo",
+        [KVM_BT_SITE_RECOUNT] = "recount",
+    };
+
+    return (unsigned)ev < KVM_BT_SITE_EVENT__COUNT ? names[ev] : "?";
+}
 
 void kvm_bt_patch_init(KvmBtPatchTable *t, uint64_t threshold)
 {
     memset(t, 0, sizeof(*t));
+    kvm_bt_oa_init(&t->sites, &site_type);
+    kvm_bt_oa_init(&t->pages, &page_type);
     t->threshold = threshold;
+    t->gen = 1;
+    t->code_gen = 1;            /* a vCPU's cluster_gen 0 means "never decided" */
 }
 
 void kvm_bt_patch_destroy(KvmBtPatchTable *t)
 {
-    free(t->sites);
-    free(t->pages);
+    kvm_bt_oa_destroy(&t->sites);
+    kvm_bt_oa_destroy(&t->pages);
     free(t->tc.state);
     free(t->tc.owner);
     memset(t, 0, sizeof(*t));
 }
 
+void kvm_bt_patch_reset(KvmBtPatchTable *t)
+{
+    uint64_t threshold = t->threshold;
+    unsigned gen = kvm_bt_patch_gen(t), code_gen = kvm_bt_patch_code_gen(t);
+
+    kvm_bt_patch_destroy(t);
+    kvm_bt_patch_init(t, threshold);
+    __atomic_store_n(&t->gen, gen + 1, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&t->code_gen, code_gen + 1, __ATOMIC_SEQ_CST);
+}
+
 void kvm_bt_patch_set_threshold(KvmBtPatchTable *t, uint64_t threshold)
 {
     t->threshold = threshold;
+}
+
+unsigned kvm_bt_patch_gen(const KvmBtPatchTable *t)
+{
+    return __atomic_load_n(&t->gen, __ATOMIC_SEQ_CST);
+}
+
+unsigned kvm_bt_patch_code_gen(const KvmBtPatchTable *t)
+{
+    return __atomic_load_n(&t->code_gen, __ATOMIC_SEQ_CST);
+}
+
+static void bump_gen(KvmBtPatchTable *t)
+{
+    __atomic_add_fetch(&t->gen, 1, __ATOMIC_SEQ_CST);
+}
+
+void kvm_bt_patch_code_changed(KvmBtPatchTable *t)
+{
+    __atomic_add_fetch(&t->code_gen, 1, __ATOMIC_SEQ_CST);
+}
+
+unsigned kvm_bt_patch_block(KvmBtPatchTable *t, bool on)
+{
+    unsigned n = t->blockers;
+
+    n = on ? n + 1 : n ? n - 1 : 0;
+    __atomic_store_n(&t->blockers, n, __ATOMIC_SEQ_CST);
+    bump_gen(t);
+    return n;
+}
+
+unsigned kvm_bt_patch_blockers(const KvmBtPatchTable *t)
+{
+    return __atomic_load_n(&t->blockers, __ATOMIC_SEQ_CST);
+}
+
+void kvm_bt_patch_tc_broken(KvmBtPatchTable *t, bool broken)
+{
+    /* broken: stubs were undone (again), decisions about them no longer hold */
+    if (broken || t->tc_broken) {
+        __atomic_store_n(&t->tc_broken, broken, __ATOMIC_SEQ_CST);
+        bump_gen(t);
+    }
+}
+
+bool kvm_bt_patch_tc_is_broken(const KvmBtPatchTable *t)
+{
+    return __atomic_load_n(&t->tc_broken, __ATOMIC_SEQ_CST);
+}
+
+void kvm_bt_patch_tc_taken(KvmBtPatchTable *t)
+{
+    t->tc_taken = true;
 }
 
 static bool is_hot(const KvmBtPatchTable *t, const KvmBtPatchSite *s)
@@ -305,38 +379,92 @@ static bool is_hot(const KvmBtPatchTable *t, const KvmBtPatchSite *s)
            s->exits_before >= t->threshold;
 }
 
-/* Leave TRANSLATED: forget the page bit, retire the slot. */
-static void untranslate(KvmBtPatchTable *t, KvmBtPatchSite *s, KvmBtPatchState to)
+/*
+ * The one place a site changes state: @ev must be allowed in its state.
+ * Leaving TRANSLATED forgets the page bit and retires the slot; entering
+ * COUNTING (a new word, or counting again) starts from zero, and counts as
+ * a restart (the churn limit).
+ */
+static bool transition(KvmBtPatchTable *t, KvmBtPatchSite *s, KvmBtSiteEvent ev)
 {
-    page_unmark(t, s->pa);
-    kvm_bt_tc_free(t, s->tc_slot);
+    KvmBtPatchState to = kvm_bt_site_next(s->state, ev);
+
+    if (to == KVM_BT_PATCH__COUNT) {
+        return false;
+    }
+    if (s->state == KVM_BT_PATCH_TRANSLATED && to != KVM_BT_PATCH_TRANSLATED) {
+        page_unmark(t, s->pa);
+        kvm_bt_tc_free(t, s->tc_slot);
+    }
+    if (to == KVM_BT_PATCH_COUNTING && s->state != KVM_BT_PATCH_COUNTING) {
+        s->reason = NULL;
+        s->exits_before = 0;
+        s->restarts++;
+    }
     s->state = to;
+    return true;
 }
 
-/* Start counting afresh, for @word */
-static void restart(KvmBtPatchTable *t, KvmBtPatchSite *s, uint32_t word)
+/* An exit at a known site showing @word: a new word restarts it. */
+static void count_exit(KvmBtPatchTable *t, KvmBtPatchSite *s, uint32_t ea, uint32_t word)
 {
-    if (s->state == KVM_BT_PATCH_TRANSLATED) {
-        untranslate(t, s, KVM_BT_PATCH_DROPPED);
+    if (word != s->orig && !(s->state == KVM_BT_PATCH_TRANSLATED && word == s->patch)) {
+        /* the guest replaced the code behind our back: a new site */
+        if (s->state == KVM_BT_PATCH_COUNTING) {
+            /* restart() did this from COUNTING too: count afresh */
+            s->reason = NULL;
+            s->exits_before = 0;
+            s->restarts++;
+        }
+        transition(t, s, KVM_BT_SITE_NEW_WORD);
+        s->orig = word;
     }
-    s->orig = word;
-    s->state = KVM_BT_PATCH_COUNTING;
-    s->reason = NULL;
-    s->exits_before = 0;
-    s->restarts++;
+    if (s->state == KVM_BT_PATCH_COUNTING) {
+        s->ea = ea;
+        s->exits_before++;
+    } else {
+        s->exits_after++;
+    }
+}
+
+/* The site at @pa, added (COUNTING, no exits yet) if new; NULL on OOM. */
+static KvmBtPatchSite *site_get(KvmBtPatchTable *t, uint64_t pa, uint32_t ea, uint32_t word,
+                                bool *added)
+{
+    KvmBtPatchSite *s = kvm_bt_patch_lookup(t, pa);
+
+    *added = false;
+    if (s) {
+        return s;
+    }
+    s = kvm_bt_oa_insert(&t->sites, pa, added);
+    if (s) {
+        *s = (KvmBtPatchSite){
+            .pa = pa, .ea = ea, .orig = word, .used = true, .tc_slot = -1,
+            .state = KVM_BT_PATCH_COUNTING,
+        };
+    }
+    return s;
+}
+
+/* Is @pa inside the TC's slots? */
+static bool in_tc(const KvmBtPatchTable *t, uint64_t pa)
+{
+    return t->tc.total && pa >= t->tc.pa &&
+           pa - t->tc.pa < (uint64_t)t->tc.total * slot_bytes(&t->tc);
 }
 
 bool kvm_bt_patch_note_exit(KvmBtPatchTable *t, uint64_t pa, uint32_t ea, uint32_t word,
                             KvmBtPatchSite **site)
 {
     KvmBtPatchSite *s;
+    bool added;
 
     if (site) {
         *site = NULL;
     }
     /* an exit inside a stub (its fallback, or a stale copy) belongs to the stub's site */
-    if (t->tc.total && pa >= t->tc.pa &&
-        pa - t->tc.pa < (uint64_t)t->tc.total * slot_bytes(&t->tc)) {
+    if (in_tc(t, pa)) {
         s = kvm_bt_patch_by_stub_pa(t, pa);
         if (s) {
             s->exits_after++;
@@ -346,33 +474,66 @@ bool kvm_bt_patch_note_exit(KvmBtPatchTable *t, uint64_t pa, uint32_t ea, uint32
         }
         return false;
     }
-
-    s = kvm_bt_patch_lookup(t, pa);
+    s = site_get(t, pa, ea, word, &added);
     if (!s) {
-        if ((t->count + 1) * 2 > t->capacity && !sites_grow(t)) {
-            return false;
-        }
-        s = site_probe(t, pa);
-        *s = (KvmBtPatchSite){
-            .pa = pa, .ea = ea, .orig = word, .used = true, .tc_slot = -1,
-            .state = KVM_BT_PATCH_COUNTING,
-        };
-        t->count++;
-    } else if (word != s->orig &&
-               !(s->state == KVM_BT_PATCH_TRANSLATED && word == s->patch)) {
-        /* the guest replaced the code behind our back: a new site */
-        restart(t, s, word);
+        return false;
     }
+    count_exit(t, s, ea, word);
     if (site) {
         *site = s;
     }
-    if (s->state == KVM_BT_PATCH_COUNTING) {
-        s->ea = ea;
-        s->exits_before++;
-        return is_hot(t, s);
+    return is_hot(t, s);
+}
+
+KvmBtHotVerdict kvm_bt_patch_hot(KvmBtPatchTable *t, uint64_t pa, uint32_t ea, uint32_t word,
+                                 uint32_t mem_word, bool mem_ok, bool needs_stub,
+                                 KvmBtPatchSite **site)
+{
+    KvmBtPatchSite *s = kvm_bt_patch_lookup(t, pa);
+    bool added;
+
+    if (site) {
+        *site = s;
     }
-    s->exits_after++;
-    return false;
+    if (s && s->state == KVM_BT_PATCH_UNDONE) {
+        /* what undid it changed since (the vCPU asks once a generation): try again */
+        transition(t, s, KVM_BT_SITE_HOT);
+    }
+    if (!mem_ok || mem_word != word) {
+        return KVM_BT_HOT_WORD_CHANGED;
+    }
+    if (t->blockers) {
+        return KVM_BT_HOT_BLOCKED;
+    }
+    if (in_tc(t, pa)) {
+        return KVM_BT_HOT_DECIDED;      /* a stub's own word: never a site */
+    }
+    s = site_get(t, pa, ea, word, &added);
+    if (site) {
+        *site = s;
+    }
+    if (!s) {
+        return KVM_BT_HOT_NO_SITE;
+    }
+    count_exit(t, s, ea, word);
+    if (s->state != KVM_BT_PATCH_COUNTING) {
+        return KVM_BT_HOT_DECIDED;
+    }
+    transition(t, s, KVM_BT_SITE_HOT);
+    if (s->restarts >= KVM_BT_CHURN_LIMIT) {
+        kvm_bt_patch_refused(t, pa, "rewritten too often (churn limit)");
+        t->churn_refused++;
+        return KVM_BT_HOT_CHURN;
+    }
+    if (needs_stub && t->tc_taken) {
+        kvm_bt_patch_refused(t, pa, "the guest wrote the TC: no stub slot");
+        return KVM_BT_HOT_TC_TAKEN;
+    }
+    if (needs_stub && t->tc_broken) {
+        /* not refused: asked again once the TC's mapping is back (gen) */
+        return KVM_BT_HOT_TC_AWAY;
+    }
+    return KVM_BT_HOT_DECIDE;
 }
 
 bool kvm_bt_patch_translated(KvmBtPatchTable *t, uint64_t pa, const KvmBtXlat *x)
@@ -380,7 +541,8 @@ bool kvm_bt_patch_translated(KvmBtPatchTable *t, uint64_t pa, const KvmBtXlat *x
     KvmBtPatchSite *s = kvm_bt_patch_lookup(t, pa);
     int slot = -1;
 
-    if (!s || s->state != KVM_BT_PATCH_COUNTING || x->kind == KVM_BT_XLAT_NONE) {
+    if (!s || kvm_bt_site_next(s->state, KVM_BT_SITE_TRANSLATE) == KVM_BT_PATCH__COUNT ||
+        x->kind == KVM_BT_XLAT_NONE) {
         return false;
     }
     if (x->kind == KVM_BT_XLAT_STUB) {
@@ -408,7 +570,8 @@ bool kvm_bt_patch_translated(KvmBtPatchTable *t, uint64_t pa, const KvmBtXlat *x
     s->patch = x->patch;
     s->kind = x->kind;
     s->reason = NULL;
-    s->state = KVM_BT_PATCH_TRANSLATED;
+    transition(t, s, KVM_BT_SITE_TRANSLATE);
+    t->translations++;
     return true;
 }
 
@@ -416,10 +579,9 @@ bool kvm_bt_patch_refused(KvmBtPatchTable *t, uint64_t pa, const char *reason)
 {
     KvmBtPatchSite *s = kvm_bt_patch_lookup(t, pa);
 
-    if (!s || s->state != KVM_BT_PATCH_COUNTING) {
+    if (!s || !transition(t, s, KVM_BT_SITE_REFUSE)) {
         return false;
     }
-    s->state = KVM_BT_PATCH_REFUSED;
     s->reason = reason;
     return true;
 }
@@ -428,41 +590,45 @@ bool kvm_bt_patch_dropped(KvmBtPatchTable *t, uint64_t pa)
 {
     KvmBtPatchSite *s = kvm_bt_patch_lookup(t, pa);
 
-    if (!s || s->state != KVM_BT_PATCH_TRANSLATED) {
-        return false;
-    }
-    untranslate(t, s, KVM_BT_PATCH_DROPPED);
-    return true;
+    return s && transition(t, s, KVM_BT_SITE_DROP);
 }
 
 bool kvm_bt_patch_undone(KvmBtPatchTable *t, uint64_t pa, const char *reason)
 {
     KvmBtPatchSite *s = kvm_bt_patch_lookup(t, pa);
 
-    if (!s || s->state != KVM_BT_PATCH_TRANSLATED) {
+    if (!s || !transition(t, s, KVM_BT_SITE_UNDO)) {
         return false;
     }
-    untranslate(t, s, KVM_BT_PATCH_UNDONE);
     s->reason = reason;
     return true;
+}
+
+bool kvm_bt_patch_stub_lost(KvmBtPatchTable *t, uint64_t pa, bool restored)
+{
+    bool ok = restored ? kvm_bt_patch_undone(t, pa, "the guest wrote its stub")
+                       : kvm_bt_patch_dropped(t, pa);
+
+    if (ok) {
+        t->stubs_lost++;
+    }
+    return ok;
 }
 
 bool kvm_bt_patch_recount(KvmBtPatchTable *t, uint64_t pa)
 {
     KvmBtPatchSite *s = kvm_bt_patch_lookup(t, pa);
 
-    if (!s || s->state == KVM_BT_PATCH_COUNTING || s->state == KVM_BT_PATCH_TRANSLATED) {
-        return false;
-    }
-    restart(t, s, s->orig);
-    return true;
+    return s && transition(t, s, KVM_BT_SITE_RECOUNT);
 }
 
 void kvm_bt_patch_foreach(KvmBtPatchTable *t, bool (*fn)(KvmBtPatchSite *s, void *opaque),
                           void *opaque)
 {
-    for (size_t i = 0; i < t->capacity; i++) {
-        if (t->sites[i].used && !fn(&t->sites[i], opaque)) {
+    for (size_t i = 0; i < t->sites.capacity; i++) {
+        KvmBtPatchSite *s = kvm_bt_oa_slot(&t->sites, i);
+
+        if (s && !fn(s, opaque)) {
             return;
         }
     }
@@ -475,8 +641,10 @@ size_t kvm_bt_patch_count(const KvmBtPatchTable *t, KvmBtPatchState state)
     if (state == KVM_BT_PATCH_TRANSLATED) {
         return t->translated;
     }
-    for (size_t i = 0; i < t->capacity; i++) {
-        n += t->sites[i].used && t->sites[i].state == state;
+    for (size_t i = 0; i < t->sites.capacity; i++) {
+        const KvmBtPatchSite *s = kvm_bt_oa_slot(&t->sites, i);
+
+        n += s && s->state == state;
     }
     return n;
 }

@@ -1,16 +1,31 @@
 /*
- * kvm-bt translator core: BT site table and translation-cache allocator
+ * kvm-bt translator core: the site record, its lifecycle, and the
+ * translation-cache allocator
  *
  * One global table of the privileged sites binary translation considers,
  * keyed by the guest physical address of the instruction word (a patch
- * lives in physical memory, whatever maps it). Each site moves through
+ * lives in physical memory, whatever maps it). Every site has one state
+ * and changes it only through kvm_bt_site_next(), the whole lifecycle:
  *
- *   COUNTING --hot, translated--> TRANSLATED --guest wrote it--> DROPPED
- *      |                              \--monitor undid it--> UNDONE
+ *   COUNTING --translated--> TRANSLATED --guest wrote it--> DROPPED
+ *      |  ^                       \--monitor undid it--> UNDONE
+ *      |  |                                                 |
+ *      |  +------- hot again (what undid it may be gone) ---+
+ *      |  +------- recount (DROPPED, UNDONE, REFUSED) ------+
  *      \--cannot translate--> REFUSED
  *
  * and any state goes back to COUNTING when an exit shows a different word
- * at the address (the guest replaced the code: a new site).
+ * at the address (the guest replaced the code: a new site). Exits are
+ * counted in every state (before and after the decision).
+ *
+ * Hotness: a backend that sees every exit (real KVM's samples) counts them
+ * here (kvm_bt_patch_note_exit, against the table's threshold). The
+ * TCG-based monitor counts exits per vCPU without a global lock, in a
+ * per-vCPU cache of these records (site-table.h), and reports a site here
+ * once, per generation, when that count reaches the same threshold
+ * (kvm_bt_patch_hot); the conditions that hold translation back (the guest
+ * maps 0xFFFFF000, the TC is mapped elsewhere, the guest took the TC, the
+ * churn limit) live here too, and changing them bumps the generation.
  *
  * The translation cache (TC) is a guest-mapped region cut into fixed-size
  * slots, one stub each. A freed slot is never handed out again for the life
@@ -18,8 +33,10 @@
  * interrupted there, or is about to take its fallback trap), and reusing the
  * slot would run it into somebody else's code.
  *
- * Not thread-safe: the monitor wraps the table in a lock. Site pointers
- * stay valid until the next call that adds a site (note_exit of a new pa).
+ * Not thread-safe: the monitor wraps the table in a lock; only the
+ * generation counters (kvm_bt_patch_gen, kvm_bt_patch_code_gen) may be read
+ * without it. Site pointers stay valid until the next call that adds a site
+ * (note_exit or hot of a new pa) or kvm_bt_patch_reset.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -27,6 +44,7 @@
 #define KVM_BT_SITES_H
 
 #include "bt-translate.h"
+#include "oa-table.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -40,6 +58,45 @@ typedef enum KvmBtPatchState {
     KVM_BT_PATCH_REFUSED,       /* cannot be translated (reason) */
     KVM_BT_PATCH__COUNT
 } KvmBtPatchState;
+
+/* What can happen to a site (kvm_bt_site_next). */
+typedef enum KvmBtSiteEvent {
+    KVM_BT_SITE_EXIT = 0,       /* an exit at the site, same word: counted */
+    KVM_BT_SITE_NEW_WORD,       /* an exit shows another word: a new site */
+    KVM_BT_SITE_HOT,            /* a vCPU found it hot (undone: what undid it may be gone) */
+    KVM_BT_SITE_TRANSLATE,      /* the patch (and stub) go into guest memory */
+    KVM_BT_SITE_REFUSE,         /* no translation (reason) */
+    KVM_BT_SITE_DROP,           /* the guest wrote the word */
+    KVM_BT_SITE_UNDO,           /* the monitor put the guest's word back */
+    KVM_BT_SITE_RECOUNT,        /* the cause went away: count from zero */
+    KVM_BT_SITE_EVENT__COUNT
+} KvmBtSiteEvent;
+
+/*
+ * The lifecycle: the state @ev takes a site in @from to, or
+ * KVM_BT_PATCH__COUNT when @ev is not allowed there (nothing changes).
+ */
+KvmBtPatchState kvm_bt_site_next(KvmBtPatchState from, KvmBtSiteEvent ev);
+const char *kvm_bt_site_event_name(KvmBtSiteEvent ev);
+
+/* What kvm_bt_patch_hot() found. */
+typedef enum KvmBtHotVerdict {
+    KVM_BT_HOT_DECIDE = 0,      /* COUNTING: translate it (or refuse) now */
+    KVM_BT_HOT_WORD_CHANGED,    /* memory no longer holds the word that exited */
+    KVM_BT_HOT_BLOCKED,         /* the guest maps 0xFFFFF000: nothing is translated */
+    KVM_BT_HOT_DECIDED,         /* translated, refused or dropped already */
+    KVM_BT_HOT_CHURN,           /* refused now: rewritten too often */
+    KVM_BT_HOT_TC_TAKEN,        /* refused now: needs a stub, the guest took the TC */
+    KVM_BT_HOT_TC_AWAY,         /* needs a stub, the TC is mapped elsewhere: not now */
+    KVM_BT_HOT_NO_SITE,         /* out of memory */
+} KvmBtHotVerdict;
+
+/*
+ * A site whose word the guest rewrote this many times (each a new
+ * translation) is refused from then on: a guest rewriting hot code in a
+ * loop must not make the monitor translate without bound.
+ */
+#define KVM_BT_CHURN_LIMIT 8
 
 typedef struct KvmBtPatchSite {
     uint64_t pa;                /* key: guest physical address of the word */
@@ -84,13 +141,22 @@ typedef struct KvmBtTc {
 } KvmBtTc;
 
 typedef struct KvmBtPatchTable {
-    KvmBtPatchSite *sites;
-    size_t capacity, count;     /* capacity: power of two */
-    KvmBtPatchPage *pages;
-    size_t page_capacity, page_count;
+    KvmBtOaTable sites;         /* KvmBtPatchSite by pa */
+    KvmBtOaTable pages;         /* KvmBtPatchPage by pa >> 12 */
     size_t translated;          /* sites in state TRANSLATED */
     uint64_t threshold;         /* exits before a site is hot; 0: never */
     KvmBtTc tc;
+    /* what holds translation back; changing it bumps gen */
+    unsigned blockers;          /* vCPUs whose own TLB maps 0xFFFFF000 */
+    bool tc_broken;             /* stubs undone: the TC's mapping changed; until it is back */
+    bool tc_taken;              /* the guest wrote the TC: no more stubs there */
+    /* read without the lock (kvm_bt_patch_gen, kvm_bt_patch_code_gen) */
+    unsigned gen;               /* bumped when earlier decisions may no longer hold */
+    unsigned code_gen;          /* bumped whenever a patch comes or goes */
+    /* since init or reset */
+    uint64_t translations;      /* TRANSLATE events */
+    uint64_t churn_refused;     /* hot sites refused for the churn limit */
+    uint64_t stubs_lost;        /* stubs the guest overwrote */
 } KvmBtPatchTable;
 
 /*
@@ -109,6 +175,52 @@ typedef struct KvmBtPatchTable {
 void kvm_bt_patch_init(KvmBtPatchTable *t, uint64_t threshold);
 void kvm_bt_patch_destroy(KvmBtPatchTable *t);
 void kvm_bt_patch_set_threshold(KvmBtPatchTable *t, uint64_t threshold);
+/*
+ * A system reset: every site, page and TC slot goes (the guest's memory is
+ * reloaded), so do the conditions and counters; the threshold stays, and
+ * both generations move on (per-vCPU caches must not mistake the new
+ * table's decisions for old ones). kvm_bt_tc_init may be called again.
+ */
+void kvm_bt_patch_reset(KvmBtPatchTable *t);
+
+/* Generations: safe to read without the table's lock. */
+unsigned kvm_bt_patch_gen(const KvmBtPatchTable *t);
+unsigned kvm_bt_patch_code_gen(const KvmBtPatchTable *t);
+/* Guest code changed (a patch or stub written or restored): bumps code_gen. */
+void kvm_bt_patch_code_changed(KvmBtPatchTable *t);
+/*
+ * One more (@on) or one fewer vCPU maps 0xFFFFF000 itself. Returns the
+ * number that do now; bumps gen. The caller undoes every translation when
+ * it becomes 1.
+ */
+unsigned kvm_bt_patch_block(KvmBtPatchTable *t, bool on);
+/* How many vCPUs map 0xFFFFF000 (safe to read without the lock). */
+unsigned kvm_bt_patch_blockers(const KvmBtPatchTable *t);
+/*
+ * The TC is not (@broken) mapped where it was, its stubs just undone: bumps
+ * gen; or it is again: bumps gen if it was not.
+ */
+void kvm_bt_patch_tc_broken(KvmBtPatchTable *t, bool broken);
+/* Is it mapped elsewhere now (safe to read without the lock)? */
+bool kvm_bt_patch_tc_is_broken(const KvmBtPatchTable *t);
+/* The guest wrote the TC it was told is reserved: no stub is made from now on. */
+void kvm_bt_patch_tc_taken(KvmBtPatchTable *t);
+
+/*
+ * A vCPU's own count of exits at @pa (EA @ea, word @word) reached the
+ * threshold (site-table.h, kvm_bt_site_cache_exit). @mem_word is what
+ * guest memory holds there now (@mem_ok false: nothing readable); @needs_stub
+ * says whether the word's translation would need a TC slot. An UNDONE site
+ * counts afresh first (what undid it may be gone: the generation moved);
+ * then, in this order: the word still stands, nothing blocks translation,
+ * the site is undecided (the exit is counted), the churn limit, the TC.
+ * *site (if non-NULL) gets the site, or NULL.
+ */
+KvmBtHotVerdict kvm_bt_patch_hot(KvmBtPatchTable *t, uint64_t pa, uint32_t ea, uint32_t word,
+                                 uint32_t mem_word, bool mem_ok, bool needs_stub,
+                                 KvmBtPatchSite **site);
+/* A stub the guest overwrote: its site UNDONE (@restored: its word put back) or DROPPED. */
+bool kvm_bt_patch_stub_lost(KvmBtPatchTable *t, uint64_t pa, bool restored);
 
 /*
  * Note an exit at guest word @pa (EA @ea) holding @word. Returns true while

@@ -43,6 +43,7 @@ typedef enum KvmBtExitClass {
 } KvmBtExitClass;
 
 #define KVM_BT_EXIT_FIRST_REFLECT KVM_BT_EXIT_SYSCALL
+#define KVM_BT_EXIT_FIRST_HANDLED KVM_BT_EXIT_HYPERCALL
 
 /* Stable name used in QMP, stats files and traces. */
 const char *kvm_bt_exit_class_name(KvmBtExitClass cls);
@@ -56,6 +57,12 @@ static inline bool kvm_bt_exit_is_privileged(KvmBtExitClass cls)
  * Class of a privileged instruction word; KVM_BT_EXIT_PRIV_OTHER for a word
  * the decoder does not know (the monitor warns once per such site).
  */
+/* An exit the monitor handled itself: nothing was delivered to the guest. */
+static inline bool kvm_bt_exit_is_handled(KvmBtExitClass cls)
+{
+    return cls >= KVM_BT_EXIT_FIRST_HANDLED;
+}
+
 KvmBtExitClass kvm_bt_classify_insn(uint32_t word);
 
 #endif
