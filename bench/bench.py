@@ -19,6 +19,7 @@ results folder and prints the table. See docs/kvm-bt-bench.rst.
 import argparse
 import csv
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -594,7 +595,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="small repetition counts (CI smoke test)")
     ap.add_argument("--runs", type=int, help="plain runs per mode for wall time (default 3, quick 1)")
     ap.add_argument("--out", default=os.path.join(g.TOP, "bench-results"))
-    ap.add_argument("--timeout", type=int, default=900, help="seconds before a run is killed")
+    ap.add_argument("--timeout", type=float, default=900, help="seconds before a run is killed")
     ap.add_argument("--no-real-kvm", action="store_true",
                     help="skip the nested real-KVM columns (kvm-trap, kvm-pv)")
     ap.add_argument("--no-matrix", action="store_true", help="skip the neutrality matrix")
@@ -622,7 +623,7 @@ def main():
             continue
         results["modes"].append(measure(name, accel, flavour, iters, runs, args.timeout))
     if not args.no_real_kvm and not args.matrix_only:
-        results["real_kvm"] = measure_real_kvm(iters, args.timeout)
+        results["real_kvm"] = measure_real_kvm(iters, math.ceil(args.timeout))  # the runner takes whole seconds
     if not args.no_matrix:
         results["matrix"] = measure_matrix(MATRIX_QUICK_ITERS if args.quick else MATRIX_ITERS,
                                            args.matrix_runs or (1 if args.quick else 3),
