@@ -159,6 +159,9 @@ static void kvm_bt_vcpus_reset(void *opaque)
         v->run_site = NULL;
         v->stub_resume = 0;
         v->tlb_op = false;
+        v->nr_pid_pages = 0;
+        stat64_init(&v->pid_flushes, 0);
+        stat64_init(&v->pid_flushes_full, 0);
         qemu_mutex_unlock(&v->lock);
     }
 }

@@ -7,6 +7,7 @@
 #define KVM_BT_INTERNAL_H
 
 #include "qemu/thread.h"
+#include "qemu/stats64.h"
 #include "hw/core/cpu.h"
 #include "hw/boards.h"
 #include "core/exit-class.h"
@@ -25,6 +26,9 @@
 
 /* Default virtual time charged per exit under icount (docs/kvm-bt.rst). */
 #define KVM_BT_DEFAULT_EXIT_COST_NS 400
+
+/* Pages a PID write flushes one by one; beyond that, QEMU's whole TLB. */
+#define KVM_BT_PID_PAGES 64
 
 typedef struct KvmBtVcpu {
     /*
@@ -78,6 +82,14 @@ typedef struct KvmBtVcpu {
     uint64_t run_cut;           /* ... and an interrupt came at this PC (0: none) */
     uint64_t absorbed;          /* privileged instructions clusters took along */
     uint64_t cluster_runs;      /* exits that stepped a cluster */
+    /*
+     * Pages QEMU's TLB maps through a guest TLB entry with a non-zero TID:
+     * a PID write flushes these, not everything (kvm-bt-pidtlb.c).
+     */
+    vaddr pid_pages[KVM_BT_PID_PAGES];
+    unsigned nr_pid_pages;      /* more than KVM_BT_PID_PAGES: flush all */
+    Stat64 pid_flushes;         /* PID writes that flushed the noted pages */
+    Stat64 pid_flushes_full;    /* ... and that flushed everything */
 } KvmBtVcpu;
 
 typedef struct KvmBtState {

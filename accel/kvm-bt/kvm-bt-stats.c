@@ -239,6 +239,8 @@ static KvmBtInfo *kvm_bt_info(long top)
         e->pid_drop = qatomic_read(&kvm_bt_state.vcpus[c].pid_drop);
         e->total = sum(snap.exits[c], ALL);
         e->by_class = class_list(snap.exits[c]);
+        e->pid_flushes = stat64_get(&kvm_bt_state.vcpus[c].pid_flushes);
+        e->pid_flushes_full = stat64_get(&kvm_bt_state.vcpus[c].pid_flushes_full);
         QAPI_LIST_APPEND(vtail, e);
     }
     for (size_t i = 0; i < snap.nr_sites; i++) {

@@ -13,6 +13,7 @@
 #include "exec/address-spaces.h"
 #include "sysemu/dma.h"
 #include "hw/ppc/ppc.h"
+#include "kvm-bt-hooks.h"
 #include "kvm-bt-internal.h"
 #include "kvm-bt-vcpu.h"
 #include "core/shared-page.h"
@@ -329,7 +330,7 @@ void kvm_bt_shared_pull(CPUState *cs, uint8_t *page, unsigned flags)
         env->spr[priv[i].spr] = v;
         if (priv[i].spr == SPR_BOOKE_PID) {
             /* a deferred PID write: what mtspr PID does (helper_booke_setpid) */
-            tlb_flush(cs);
+            kvm_bt_pid_flush(cs);
         }
     }
 }
@@ -363,7 +364,7 @@ void kvm_bt_shared_drop_pid(CPUState *cs, uint8_t *page)
 
     if (env->spr[SPR_BOOKE_PID]) {
         env->spr[SPR_BOOKE_PID] = 0;
-        tlb_flush(cs);
+        kvm_bt_pid_flush(cs);
         stl_be_p(page + KVM_BT_SH_PID_CPU, 0);
     }
 }

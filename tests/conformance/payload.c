@@ -404,6 +404,56 @@ static void test_pid_switch(void)
     CHECK_EQ("pid.switch_back_misses", "the same access misses after mtspr PID,0", ok_miss, 1);
 }
 
+/*
+ * Two entries at one address, TID 7 and TID 9, each to a page of its own:
+ * every PID write must select the other page at once, for loads and
+ * stores, however often the address was used under the other PID (kvm-bt
+ * flushes only the pages entries with a non-zero TID map, not all of
+ * QEMU's TLB: kvm-bt-pidtlb.c). A TID 0 page read in between reads the
+ * same under every PID.
+ */
+static void test_pid_tags(void)
+{
+    static volatile uint32_t page7[1024] __attribute__((aligned(4096)));
+    static volatile uint32_t page9[1024] __attribute__((aligned(4096)));
+    static volatile uint32_t shared[1024] __attribute__((aligned(4096)));
+    volatile uint32_t *ea = (volatile uint32_t *)PID_TEST_EA;
+    uint32_t ok_load = 1, ok_store = 1, ok_tid0 = 1;
+
+    tlb1_write(5, MAS1_VALID | (7u << 16) | MAS1_TSIZE(2), PID_TEST_EA,
+               (uint32_t)page7 | 0x05 /* SR|SW */, 0);
+    tlb1_write(6, MAS1_VALID | (9u << 16) | MAS1_TSIZE(2), PID_TEST_EA,
+               (uint32_t)page9 | 0x05, 0);
+    for (int i = 0; i < LOOPS; i++) {
+        uint32_t a, b, c;
+
+        page7[2] = 0x77000000u + i;
+        page9[2] = 0x99000000u + i;
+        shared[0] = i;
+        reset_irqs();
+        asm volatile("mtspr 48,%0; isync" :: "r"(7) : "memory");
+        a = ea[2];
+        ok_tid0 &= shared[0] == (uint32_t)i;
+        asm volatile("mtspr 48,%0; isync" :: "r"(9) : "memory");
+        b = ea[2];
+        ea[3] = 0x9e000000u + i;
+        ok_tid0 &= shared[0] == (uint32_t)i;
+        asm volatile("mtspr 48,%0; isync" :: "r"(7) : "memory");
+        c = ea[2];
+        ea[3] = 0x7e000000u + i;
+        asm volatile("mtspr 48,%0; isync" :: "r"(0) : "memory");
+        ok_load &= a == 0x77000000u + i && b == 0x99000000u + i && c == a &&
+                   irq_count[13] == 0;
+        ok_store &= page9[3] == 0x9e000000u + i && page7[3] == 0x7e000000u + i;
+    }
+    tlb1_write(5, 0, 0, 0, 0);
+    tlb1_write(6, 0, 0, 0, 0);
+    CHECK_EQ("pid.tags_load", "one address, TID 7 and TID 9: each PID loads its own page",
+             ok_load, 1);
+    CHECK_EQ("pid.tags_store", "... and stores to its own page", ok_store, 1);
+    CHECK_EQ("pid.tags_tid0", "a TID 0 page reads the same under every PID", ok_tid0, 1);
+}
+
 /* ---- problem state ----------------------------------------------------- */
 
 static volatile uint32_t user_sprg4, user_tb_moves, user_allowed_prog, user_prog_esr[4],
@@ -568,6 +618,7 @@ void payload_main(void)
     test_rfi();
     test_tlb();
     test_pid_switch();
+    test_pid_tags();
     test_user();
     test_pid_syscall();
     test_interrupts();
