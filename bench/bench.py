@@ -8,8 +8,9 @@ the accelerator does not offer yet is reported as missing, never faked; a
 run that fails or hangs is killed at a timeout and recorded as failed.
 
 Then the neutrality matrix (issue 13): the stock kernel, the stock kernel
-with nosmap and the PV kernel, each at -smp 1, -smp 2 MTTCG and -smp 2
-round-robin, under tcg, bt=off and bt=on, with the workload's extra lines
+with nosmap, the PV kernel and the stock kernel on a loaded host, each at
+-smp 1, -smp 2 MTTCG and -smp 2 round-robin, under tcg, bt=off and bt=on,
+with the workload's extra lines
 on: guest-measured time per line from interleaved plain runs (median,
 spread), bt/trap ratios, stalls, and -icount exits per kernel.
 
@@ -56,7 +57,12 @@ KVM_COUNTERS = ["emulated_inst_exits", "syscall_exits", "dtlb_real_miss_exits",
 # kvm-bt (the PV kernel gets its paravirtual interface in both modes).
 MATRIX_KERNELS = [("stock", "stock", (), ""),
                   ("nosmap", "stock", ("nosmap",), ""),
-                  ("pv", "pv", (), ",pv=on")]
+                  ("pv", "pv", (), ",pv=on"),
+                  ("stock+load", "stock", (), "")]
+# Cells of these rows run while the bench keeps every host core busy (one
+# spinning process per core): a loaded host. Their -icount exits are the
+# unloaded row's, so they get no -icount run.
+MATRIX_LOADED = {"stock+load"}
 MATRIX_SMP = [("smp1", 1, ""), ("smp2-mttcg", 2, ",thread=multi"), ("smp2-rr", 2, ",thread=single")]
 MATRIX_ACCELS = [("tcg", "tcg"), ("trap", "kvm-bt,bt=off"), ("bt", "kvm-bt,bt=on")]
 # Sized so that one run is a few seconds of guest time under bt=off.
@@ -163,6 +169,25 @@ def matrix_configs():
                 yield kname, sname, aname, acc, flavour, append, smp
 
 
+class HostLoad:
+    """While in use, one spinning process per host core (a loaded host)."""
+
+    def __init__(self, on):
+        self.on, self.procs = on, []
+
+    def __enter__(self):
+        if self.on:
+            self.procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+                          for _ in range(os.cpu_count() or 1)]
+            time.sleep(0.5)         # let them reach the scheduler before QEMU starts
+        return self
+
+    def __exit__(self, *exc):
+        for p in self.procs:
+            p.kill()
+            p.wait()
+
+
 def spread_of(vals):
     return {"median": statistics.median(vals), "min": min(vals), "max": max(vals), "runs": vals}
 
@@ -178,7 +203,8 @@ def measure_matrix(iters, runs, timeout, icount_iters):
             progress(f"matrix {key}: plain run {r + 1}/{runs} (load {os.getloadavg()[0]:.2f})")
             load = os.getloadavg()[0]
             cell_iters = {**iters, **MATRIX_RR_ITERS} if "thread=single" in acc else iters
-            res = one_run(acc, flavour, cell_iters, timeout, smp=smp, append=append)
+            with HostLoad(kname in MATRIX_LOADED):
+                res = one_run(acc, flavour, cell_iters, timeout, smp=smp, append=append)
             c = cells.setdefault(key, {"kernel": kname, "smp": sname, "accel": aname,
                                        "qemu_accel": acc, "append": list(append), "runs": []})
             c["runs"].append({"ok": res["ok"], "wall_s": round(res["wall_s"], 2), "load": load,
@@ -203,14 +229,18 @@ def measure_matrix(iters, runs, timeout, icount_iters):
         for sname, _, _ in MATRIX_SMP:
             trap = cells.get(f"{kname}/{sname}/trap", {}).get("lines", {})
             bt = cells.get(f"{kname}/{sname}/bt", {}).get("lines", {})
+            tcg = cells.get(f"{kname}/{sname}/tcg", {}).get("lines", {})
             for b in MATRIX_BENCHES:
                 if b in trap and b in bt:
-                    # slower beyond what the two spreads allow
+                    # slower beyond what the two spreads allow (tcg's median beside it)
                     if bt[b]["median"] > trap[b]["median"] and bt[b]["min"] > trap[b]["max"]:
+                        ref = f", tcg {tcg[b]['median'] / 1e3:.1f} us" if b in tcg else ""
                         slower.append(f"{kname}/{sname} {b}: bt {bt[b]['median'] / 1e3:.1f} us vs "
-                                      f"trap {trap[b]['median'] / 1e3:.1f} us")
+                                      f"trap {trap[b]['median'] / 1e3:.1f} us{ref}")
     icount = {}
     for kname, flavour, append, kv_suffix in MATRIX_KERNELS:
+        if kname in MATRIX_LOADED:
+            continue
         for aname, accel in MATRIX_ACCELS[1:]:
             progress(f"matrix {kname}/{aname}: -icount run, exit cost {DEFAULT_COST} ns")
             res = one_run(accel + kv_suffix, flavour, icount_iters, timeout, DEFAULT_COST,
@@ -237,6 +267,7 @@ def matrix_table(mx):
     lines = ["", "## Neutrality matrix", "",
              f"Plain runs (no -icount), {mx['runs']} per cell, interleaved; guest-measured "
              "time per operation in us, median (min-max); bt/trap is the ratio of medians. "
+             "The stock+load rows run with one spinning process per host core. "
              f"Host load average during the runs: {mx['load']['start']:.2f} at the start, "
              f"{mx['load']['max']:.2f} at most.", ""]
     cells = mx["cells"]
@@ -262,7 +293,7 @@ def matrix_table(mx):
     lines += ["Exits under -icount (-smp 1, default exit cost):", "",
               "| kernel | trap exits | bt exits | bt/trap | bt pid-sync | bt syscall | bt PID drop |",
               "|---|---|---|---|---|---|---|"]
-    for kname, _, _, _ in MATRIX_KERNELS:
+    for kname in (k for k, _, _, _ in MATRIX_KERNELS if k not in MATRIX_LOADED):
         t, b = mx["icount"].get(f"{kname}/trap", {}), mx["icount"].get(f"{kname}/bt", {})
         lines.append(f"| {kname} | {t.get('total') or 'FAILED'} | {b.get('total') or 'FAILED'} | "
                      f"{b.get('vs_trap', '-')} | {b.get('pid_sync', '-')} | {b.get('syscall', '-')} | "

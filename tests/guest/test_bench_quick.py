@@ -71,7 +71,7 @@ def main():
         # the neutrality matrix: every cell ran every line, exits per kernel
         mx = res.get("matrix", {})
         cells = mx.get("cells", {})
-        want = {f"{k}/{sm}/{a}" for k in ("stock", "nosmap", "pv")
+        want = {f"{k}/{sm}/{a}" for k in ("stock", "nosmap", "pv", "stock+load")
                 for sm in ("smp1", "smp2-mttcg", "smp2-rr") for a in ("tcg", "trap", "bt")}
         check(set(cells) == want and all(c["ok"] for c in cells.values()),
               "matrix: every kernel, SMP setting and accelerator ran",
@@ -82,7 +82,8 @@ def main():
         check(all(mx.get("icount", {}).get(f"{k}/{a}", {}).get("total", 0) > 0
                   for k in ("stock", "nosmap", "pv") for a in ("trap", "bt")),
               "matrix: -icount exits of every kernel under trap and bt", json.dumps(mx.get("icount"))[:500])
-        check("## Neutrality matrix" in md and "### nosmap, smp2-mttcg" in md and "| yield |" in md,
+        check("## Neutrality matrix" in md and "### nosmap, smp2-mttcg" in md and "| yield |" in md
+              and "### stock+load, smp2-rr" in md,
               "Markdown has the neutrality matrix")
     # runs that exceed the timeout are killed and recorded, the rest still measured;
     # 10 ms is less than QEMU takes to start, so every mode times out (with 1 s, a
