@@ -37,7 +37,7 @@ void kvm_bt_e500_fdt(void *fdt, hwaddr kernel_base, hwaddr kernel_size);
 bool kvm_bt_mfspr_exits(int sprn);
 bool kvm_bt_own_insn(ram_addr_t first, vaddr offset, uint32_t insn);
 void kvm_bt_tlb_fill(CPUState *cs, MMUAccessType access_type, hwaddr *raddrp, int *protp);
-void kvm_bt_pidtlb_filled(CPUState *cs, vaddr ea);
+void kvm_bt_pidtlb_filled(CPUState *cs, vaddr ea, int mmu_idx);
 void kvm_bt_pid_flush(CPUState *cs);
 /* Set while bt=on has patched some page: the two hooks below have work. */
 extern bool kvm_bt_textview_live;
@@ -142,16 +142,16 @@ static inline bool kvm_bt_own_insn_hook(ram_addr_t first, vaddr offset, uint32_t
 }
 
 /*
- * QEMU's TLB is about to map @ea to guest-physical *@raddrp: the monitor
- * notes pages whose translation depends on PID (kvm-bt-pidtlb.c), and data
- * accesses to a page that holds patches go to the view serving the
- * guest's own words (kvm-bt-textview.c).
+ * QEMU's TLB is about to map @ea in @mmu_idx to guest-physical *@raddrp:
+ * the monitor notes pages whose translation depends on PID
+ * (kvm-bt-pidtlb.c), and data accesses to a page that holds patches go to
+ * the view serving the guest's own words (kvm-bt-textview.c).
  */
-static inline void kvm_bt_tlb_fill_hook(CPUState *cs, vaddr ea, MMUAccessType access_type,
-                                        hwaddr *raddrp, int *protp)
+static inline void kvm_bt_tlb_fill_hook(CPUState *cs, vaddr ea, int mmu_idx,
+                                        MMUAccessType access_type, hwaddr *raddrp, int *protp)
 {
     if (kvm_bt_allowed) {
-        kvm_bt_pidtlb_filled(cs, ea);
+        kvm_bt_pidtlb_filled(cs, ea, mmu_idx);
         if (qatomic_read(&kvm_bt_textview_live)) {
             kvm_bt_tlb_fill(cs, access_type, raddrp, protp);
         }

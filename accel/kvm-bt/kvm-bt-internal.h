@@ -86,7 +86,7 @@ typedef struct KvmBtVcpu {
      * Pages QEMU's TLB maps through a guest TLB entry with a non-zero TID:
      * a PID write flushes these, not everything (kvm-bt-pidtlb.c).
      */
-    vaddr pid_pages[KVM_BT_PID_PAGES];
+    vaddr pid_pages[KVM_BT_PID_PAGES];  /* page | bitmap of MMU indexes */
     unsigned nr_pid_pages;      /* more than KVM_BT_PID_PAGES: flush all */
     Stat64 pid_flushes;         /* PID writes that flushed the noted pages */
     Stat64 pid_flushes_full;    /* ... and that flushed everything */

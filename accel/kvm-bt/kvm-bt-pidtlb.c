@@ -11,8 +11,9 @@
  * KVM e500 tags its shadow TLB entries with the PID, so a PID switch there
  * flushes nothing; the monitor gets the same effect from QEMU's TLB:
  *
- * - When QEMU's TLB maps a page (patches/qemu-7.2/0015), the page is noted
- *   if some valid entry of the guest TLB with a non-zero TID covers it:
+ * - When QEMU's TLB maps a page (patches/qemu-7.2/0015), the page and the
+ *   MMU index are noted if some valid entry of the guest TLB with a
+ *   non-zero TID covers it:
  *   only such an entry can match, or stop matching, under another PID.
  *   A page no such entry covers translates the same under every PID, and
  *   stays so until the guest writes a TLB entry, which flushes the pages
@@ -78,23 +79,27 @@ static bool tid_covers(CPUPPCState *env, vaddr ea)
     return false;
 }
 
-void kvm_bt_pidtlb_filled(CPUState *cs, vaddr ea)
+/* A noted page: its address, and in the low bits the MMU indexes filled. */
+QEMU_BUILD_BUG_ON(NB_MMU_MODES > TARGET_PAGE_BITS);
+
+void kvm_bt_pidtlb_filled(CPUState *cs, vaddr ea, int mmu_idx)
 {
     KvmBtVcpu *v = kvm_bt_vcpu(cs);
+    vaddr page = ea & TARGET_PAGE_MASK;
 
     if (v->nr_pid_pages > KVM_BT_PID_PAGES ||
         !tid_covers(&POWERPC_CPU(cs)->env, ea)) {
         return;
     }
-    ea &= TARGET_PAGE_MASK;
-    /* a page is filled once per MMU index and access: skip the last few */
+    /* the same page in another index: usually one of the last few noted */
     for (unsigned i = v->nr_pid_pages; i > 0 && i + 4 > v->nr_pid_pages; i--) {
-        if (v->pid_pages[i - 1] == ea) {
+        if ((v->pid_pages[i - 1] & TARGET_PAGE_MASK) == page) {
+            v->pid_pages[i - 1] |= 1u << mmu_idx;
             return;
         }
     }
     if (v->nr_pid_pages < KVM_BT_PID_PAGES) {
-        v->pid_pages[v->nr_pid_pages] = ea;
+        v->pid_pages[v->nr_pid_pages] = page | 1u << mmu_idx;
     }
     v->nr_pid_pages++;
 }
@@ -108,7 +113,9 @@ void kvm_bt_pid_flush(CPUState *cs)
         stat64_add(&v->pid_flushes_full, 1);
     } else {
         for (unsigned i = 0; i < v->nr_pid_pages; i++) {
-            tlb_flush_page(cs, v->pid_pages[i]);
+            vaddr e = v->pid_pages[i];
+
+            tlb_flush_page_by_mmuidx(cs, e & TARGET_PAGE_MASK, e & ~TARGET_PAGE_MASK);
         }
         stat64_add(&v->pid_flushes, 1);
     }
