@@ -148,7 +148,8 @@ static inline bool kvm_bt_own_insn_hook(ram_addr_t first, vaddr offset, uint32_t
  * the view serving the guest's own words (kvm-bt-textview.c).
  */
 static inline void kvm_bt_tlb_fill_hook(CPUState *cs, vaddr ea, int mmu_idx,
-                                        MMUAccessType access_type, hwaddr *raddrp, int *protp)
+                                        MMUAccessType access_type,
+                                        hwaddr *raddrp, int *protp)
 {
     if (kvm_bt_allowed) {
         kvm_bt_pidtlb_filled(cs, ea, mmu_idx);

@@ -37,7 +37,8 @@
 #include "trace.h"
 
 /* Does @tlb, if valid and of a non-zero TID, cover @ea? */
-static inline bool tid_entry_covers(CPUPPCState *env, ppcmas_tlb_t *tlb, vaddr ea)
+static inline bool tid_entry_covers(CPUPPCState *env, ppcmas_tlb_t *tlb,
+                                    vaddr ea)
 {
     uint32_t tid = (tlb->mas1 & MAS1_TID_MASK) >> MAS1_TID_SHIFT;
     hwaddr raddr;
@@ -61,7 +62,8 @@ static bool tid_covers(CPUPPCState *env, vaddr ea)
 
         if (size && ways == size) {
             for (int i = 0; i < size; i++) {
-                if ((first[i].mas1 & MAS1_TID_MASK) && tid_entry_covers(env, &first[i], ea)) {
+                if ((first[i].mas1 & MAS1_TID_MASK) &&
+                    tid_entry_covers(env, &first[i], ea)) {
                     return true;
                 }
             }
@@ -115,7 +117,8 @@ void kvm_bt_pid_flush(CPUState *cs)
         for (unsigned i = 0; i < v->nr_pid_pages; i++) {
             vaddr e = v->pid_pages[i];
 
-            tlb_flush_page_by_mmuidx(cs, e & TARGET_PAGE_MASK, e & ~TARGET_PAGE_MASK);
+            tlb_flush_page_by_mmuidx(cs, e & TARGET_PAGE_MASK,
+                                     e & ~TARGET_PAGE_MASK);
         }
         stat64_add(&v->pid_flushes, 1);
     }

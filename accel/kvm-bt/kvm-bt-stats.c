@@ -234,13 +234,14 @@ static KvmBtInfo *kvm_bt_info(long top)
     info->by_class = class_list(snap.total);
     for (unsigned c = 0; c < kvm_bt_state.nr_vcpus; c++) {
         KvmBtVcpuExits *e = g_new0(KvmBtVcpuExits, 1);
+        KvmBtVcpu *v = &kvm_bt_state.vcpus[c];
 
         e->cpu = c;
-        e->pid_drop = qatomic_read(&kvm_bt_state.vcpus[c].pid_drop);
+        e->pid_drop = qatomic_read(&v->pid_drop);
         e->total = sum(snap.exits[c], ALL);
         e->by_class = class_list(snap.exits[c]);
-        e->pid_flushes = stat64_get(&kvm_bt_state.vcpus[c].pid_flushes);
-        e->pid_flushes_full = stat64_get(&kvm_bt_state.vcpus[c].pid_flushes_full);
+        e->pid_flushes = stat64_get(&v->pid_flushes);
+        e->pid_flushes_full = stat64_get(&v->pid_flushes_full);
         QAPI_LIST_APPEND(vtail, e);
     }
     for (size_t i = 0; i < snap.nr_sites; i++) {
