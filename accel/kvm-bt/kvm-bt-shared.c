@@ -217,6 +217,17 @@ bool kvm_bt_interrupt_withheld(CPUState *cs)
     CPUPPCState *env = &POWERPC_CPU(cs)->env;
     bool hold;
 
+    /*
+     * The EV_IDLE hypercall halted this vCPU inside this cpu_exec(): the
+     * generic loop must see the halt first; it wakes the vCPU for this
+     * very interrupt. Taken now, the interrupt would leave the vCPU halted
+     * while its guest runs the handler with MSR[EE] off, asleep until
+     * something else kicks it (seen: 5 s, the PV guest's pipe line under
+     * -smp 2 MTTCG, in trap mode and bt=on alike).
+     */
+    if (cs->halted) {
+        return true;
+    }
     if (!page_visible(v)) {
         return false;
     }

@@ -680,6 +680,97 @@ static void test_idle(void)
     CHECK_EQ("pv.idle.ran", "idles not pre-empted by the decrementer", idle_skipped < 8, 1);
 }
 
+/*
+ * Store @msr to the page's MSR, then the idle hypercall, in one straight
+ * run of instructions (TCG checks for interrupts between blocks only, so
+ * nothing is delivered between the store and the sc). Returns r3.
+ */
+static __attribute__((noinline, noclone)) uint32_t idle_sc_with_msr(uint32_t msr)
+{
+    register uint32_t r3 asm("r3");
+    register uint32_t r11 asm("r11") = EV_IDLE;
+    register uint32_t r5 asm("r5") = msr;
+    register uint32_t r6 asm("r6") = PV_PAGE + PV_MSR;
+
+    asm volatile("li 3,-2\n\t"
+                 "lis 0,0x4b56\n\t"
+                 "ori 0,0,0x4d21\n\t"
+                 "stw 5,0(6)\n\t"
+                 "sc\n"
+                 "pv_idle_sc_end:\n\t"
+                 "nop"
+                 : "=&r"(r3), "+r"(r11), "+r"(r5), "+r"(r6)
+                 :: "r0", "r4", "r7", "r8", "r9", "r10", "r12",
+                    "cr0", "cr1", "cr5", "cr6", "cr7", "ctr", "xer", "lr", "memory");
+    return r3;
+}
+
+extern char pv_idle_sc_end[];
+
+/*
+ * An interrupt already pending at the idle hypercall: the decrementer
+ * expired while MSR[EE] was off, then the page alone gets EE (no exit)
+ * right before the sc. KVM does not sleep then (the vCPU is runnable) and
+ * delivers the interrupt at the instruction after the sc. Taken inside the
+ * hypercall's exit while the vCPU was already marked halted, it left the
+ * vCPU asleep in its handler with EE off: this payload stopped here, and
+ * the PV guest under -smp 2 stalled for seconds.
+ */
+static void test_idle_pending(void)
+{
+    struct first_bad woke = FIRST_BAD_INIT, at = FIRST_BAD_INIT, st = FIRST_BAD_INIT;
+
+    for (int i = 0; i < LOOPS; i++) {
+        uint32_t t0, status;
+
+        reset_irqs();
+        asm volatile("wrteei 0" ::: "memory");
+        arm_dec(50 + i);
+        t0 = mftb();
+        while (!(mfspr(SPR_TSR) & TSR_DIS) && mftb() - t0 < SPIN_TB) {
+        }
+        status = idle_sc_with_msr(PVW(PV_MSR) | MSR_EE);
+        note(&woke, irq_count[10], 1);
+        note(&at, last_srr0, (uint32_t)pv_idle_sc_end);
+        note(&st, status, EV_SUCCESS);
+        asm volatile("wrteei 0" ::: "memory");
+        disarm_dec();
+    }
+    REPORT("pv.idle.pending", "EV_IDLE with a decrementer pending: delivered, no sleep", woke);
+    REPORT("pv.idle.pending_at", "... at the instruction after the sc", at);
+    REPORT("pv.idle.pending_status", "... and the hypercall succeeded", st);
+    hcalls_made += LOOPS;
+}
+
+/*
+ * The same with a doorbell (msgsnd to this CPU's own PIR): unlike the
+ * decrementer it stops being pending once delivered, so a vCPU still
+ * marked halted after taking it has nothing left to wake it (the PV
+ * guest's stalls were doorbells, Linux's IPIs).
+ */
+static void test_idle_doorbell(void)
+{
+    struct first_bad woke = FIRST_BAD_INIT, at = FIRST_BAD_INIT, st = FIRST_BAD_INIT;
+
+    for (int i = 0; i < LOOPS; i++) {
+        register uint32_t rb asm("r9") = 0;     /* DBELL to PIR 0, no broadcast */
+        uint32_t status;
+
+        reset_irqs();
+        asm volatile("wrteei 0\n\t"
+                     ".long 0x7c00499c" /* msgsnd r9 */ :: "r"(rb) : "memory");
+        status = idle_sc_with_msr(PVW(PV_MSR) | MSR_EE);
+        note(&woke, irq_count[16], 1);
+        note(&at, last_srr0, (uint32_t)pv_idle_sc_end);
+        note(&st, status, EV_SUCCESS);
+        asm volatile("wrteei 0" ::: "memory");
+    }
+    REPORT("pv.idle.doorbell", "EV_IDLE with a doorbell pending: delivered, no sleep", woke);
+    REPORT("pv.idle.doorbell_at", "... at the instruction after the sc", at);
+    REPORT("pv.idle.doorbell_status", "... and the hypercall succeeded", st);
+    hcalls_made += LOOPS;
+}
+
 /* ---- 6: problem state ---------------------------------------------------------- */
 
 static uint32_t user_page[1024] __attribute__((aligned(4096)));
@@ -793,6 +884,8 @@ void payload_main(void)
             test_int_pending();
             test_critical();
             test_idle();
+            test_idle_pending();
+            test_idle_doorbell();
             test_user();
         } else {
             puts_("INFO pv.page=unmapped: page checks skipped\n");
