@@ -633,7 +633,7 @@ def main():
     ap.add_argument("--matrix-only", action="store_true",
                     help="only the neutrality matrix (no modes, no real KVM)")
     ap.add_argument("--matrix-runs", type=int,
-                    help="plain runs per matrix cell (default 3, quick 1)")
+                    help="plain runs per matrix cell (default 5, quick 1)")
     args = ap.parse_args()
     iters = g.TEST_ITERS if args.quick else FULL_ITERS
     runs = args.runs or (1 if args.quick else 3)
@@ -657,7 +657,7 @@ def main():
         results["real_kvm"] = measure_real_kvm(iters, math.ceil(args.timeout))  # the runner takes whole seconds
     if not args.no_matrix:
         results["matrix"] = measure_matrix(MATRIX_QUICK_ITERS if args.quick else MATRIX_ITERS,
-                                           args.matrix_runs or (1 if args.quick else 3),
+                                           args.matrix_runs or (1 if args.quick else 5),
                                            args.timeout, iters)
     table = write_outputs(args.out, results, g.BENCHES)
     print("\n" + table)
