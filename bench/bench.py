@@ -220,8 +220,11 @@ def measure_matrix(iters, runs, timeout, icount_iters):
             if vals:
                 c["lines"][b] = spread_of(vals)
                 med = c["lines"][b]["median"]
-                if any(v > STALL_FACTOR * med for v in vals):
-                    stalls.append(f"{key} {b}: {vals}")
+                # which interleaved run: a stall of every cell in one run is the host's
+                rounds = [i + 1 for i, x in enumerate(c["runs"]) if x["ok"] and
+                          b in x["per_op_ns"] and x["per_op_ns"][b] > STALL_FACTOR * med]
+                if rounds:
+                    stalls.append(f"{key} {b}: {vals} (run {', '.join(map(str, rounds))})")
         walls = [x["wall_s"] for x in good]
         if walls:
             c["wall"] = spread_of(walls)
